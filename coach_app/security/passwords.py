@@ -1,0 +1,25 @@
+"""Coach password hashing (argon2id)."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()
+
+# Verified against when the email is unknown, so a wrong email and a wrong
+# password take the same time.
+_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(
+            password_hash
+        )
+    except (VerificationError, InvalidHashError):
+        return False

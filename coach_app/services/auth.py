@@ -1,0 +1,121 @@
+"""Sign-up, log-in, sessions and log-out for coaches."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from coach_app.models import Coach, LoginSession, utcnow
+from coach_app.security.passwords import hash_password, verify_password
+from coach_app.services.errors import UserError
+from coach_app.services.validation import (
+    check_timezone,
+    normalize_email,
+    slugify,
+)
+
+SESSION_DAYS = 30
+MIN_PASSWORD = 8
+WRONG_LOGIN = "That email and password do not match an account."
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _free_slug(session: Session, base: str) -> str:
+    base = base if len(base) >= 3 else f"{base}-coach".strip("-")
+    taken = set(
+        session.exec(select(Coach.slug).where(Coach.slug.like(f"{base}%"))).all()
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def sign_up(
+    session: Session,
+    email: str,
+    password: str,
+    display_name: str,
+    timezone: str = "UTC",
+) -> Coach:
+    email = normalize_email(email)
+    display_name = (display_name or "").strip()
+    if not display_name:
+        raise UserError("Please enter your name.")
+    if len(password or "") < MIN_PASSWORD:
+        raise UserError(
+            f"Please choose a password of at least {MIN_PASSWORD} characters."
+        )
+    timezone = check_timezone(timezone or "UTC")
+    if session.exec(select(Coach.id).where(Coach.email == email)).first() is not None:
+        raise UserError("An account with that email already exists. Please log in.")
+    coach = Coach(
+        email=email,
+        password_hash=hash_password(password),
+        display_name=display_name[:120],
+        timezone=timezone,
+        slug=_free_slug(session, slugify(display_name)),
+    )
+    session.add(coach)
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:
+        # Two sign-ups with one email raced; the other one won.
+        session.rollback()
+        raise UserError(
+            "An account with that email already exists. Please log in."
+        ) from None
+    return coach
+
+
+def log_in(session: Session, email: str, password: str) -> str:
+    """Check the credentials and open a session; returns the session token."""
+    try:
+        email = normalize_email(email)
+    except UserError:
+        raise UserError(WRONG_LOGIN) from None
+    coach = session.exec(select(Coach).where(Coach.email == email)).first()
+    if not verify_password(coach.password_hash if coach else None, password or ""):
+        raise UserError(WRONG_LOGIN)
+    assert coach is not None and coach.id is not None
+    return open_session(session, coach.id)
+
+
+def open_session(session: Session, coach_id: int) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(
+        LoginSession(
+            coach_id=coach_id,
+            token_hash=_token_hash(token),
+            expires_at=utcnow() + dt.timedelta(days=SESSION_DAYS),
+        )
+    )
+    session.flush()
+    return token
+
+
+def coach_for_token(session: Session, token: str | None) -> Coach | None:
+    if not token:
+        return None
+    row = session.exec(
+        select(LoginSession).where(LoginSession.token_hash == _token_hash(token))
+    ).first()
+    if row is None or row.expires_at <= utcnow():
+        return None
+    return session.get(Coach, row.coach_id)
+
+
+def log_out(session: Session, token: str | None) -> None:
+    if token:
+        session.exec(
+            sa.delete(LoginSession).where(LoginSession.token_hash == _token_hash(token))
+        )

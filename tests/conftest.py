@@ -1,0 +1,56 @@
+"""Shared fixtures: a migrated database per test, SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from coach_app import db
+from coach_app.migrations import upgrade
+
+PG_ADMIN_URL = os.environ.get(
+    "COACH_APP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path, monkeypatch) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'coach.db'}"
+    upgrade(url)
+    monkeypatch.setenv("REFLEX_DB_URL", url)
+    yield url
+    db.dispose_all()
+
+
+@pytest.fixture
+def postgres_url(monkeypatch) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database, dropped afterwards."""
+    name = f"coach_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        upgrade(url)
+        monkeypatch.setenv("REFLEX_DB_URL", url)
+        yield url
+    finally:
+        db.dispose_all()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db_url(request) -> str:
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def session(sqlite_url):
+    with db.session_scope(sqlite_url) as s:
+        yield s
