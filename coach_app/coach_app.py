@@ -2,6 +2,8 @@
 
 import reflex as rx
 
-from coach_app.pages import home, login, settings, signup  # noqa: F401
+from coach_app.notify.delivery import delivery_loop
+from coach_app.pages import book, calendar, home, login, settings, signup  # noqa: F401
 
 app = rx.App()
+app.register_lifespan_task(delivery_loop)

@@ -140,6 +140,7 @@ class Appointment(SQLModel, table=True):
     end: dt.datetime = _ts()
     status: str = Field(default="confirmed", max_length=16)  # confirmed | cancelled
     note: str = Field(default="", max_length=2000)
+    invitee_timezone: str = Field(default="", max_length=64)  # for the client's emails
     version: int = 1  # bumped on every change the push calendar must follow
     created_at: dt.datetime = _created()
     cancelled_at: dt.datetime | None = _ts(nullable=True)

@@ -54,3 +54,10 @@ def any_db_url(request) -> str:
 def session(sqlite_url):
     with db.session_scope(sqlite_url) as s:
         yield s
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running on
+    the main thread for the rest of the session, which asyncio tests after it
+    could not start their own loops beside."""
+    items.sort(key=lambda item: "/tests/e2e/" in str(item.path).replace("\\", "/"))

@@ -33,6 +33,7 @@ def profile_menu() -> rx.Component:
             rx.box(
                 rx.text(AuthState.coach_name, size="2", weight="bold"), padding="0.5em"
             ),
+            rx.menu.item("Calendar", on_click=rx.redirect("/calendar")),
             rx.menu.item("My Settings", on_click=rx.redirect("/settings")),
             rx.menu.separator(),
             rx.menu.item("Log out", color="red", on_click=AuthState.log_out),

@@ -19,6 +19,7 @@ def home_page() -> rx.Component:
             ),
         ),
         rx.hstack(
+            rx.link(rx.button("Calendar"), href="/calendar"),
             rx.link(rx.button("My Settings", variant="outline"), href="/settings"),
         ),
         spacing="4",

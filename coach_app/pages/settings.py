@@ -8,6 +8,8 @@ from coach_app.components.forms import error_callout, field, success_callout
 from coach_app.components.layout import template
 from coach_app.db import session_scope
 from coach_app.models import Coach
+from coach_app.pages.settings_hours import HoursState, hours_tab
+from coach_app.pages.settings_integrations import integrations_tab
 from coach_app.pages.settings_types import TypesState, types_tab
 from coach_app.services.errors import UserError
 from coach_app.services.profile import update_profile
@@ -15,7 +17,7 @@ from coach_app.services.validation import timezone_names
 from coach_app.state import AuthState
 
 _TIMEZONES = timezone_names()
-_TABS = ("profile", "types", "integrations")
+_TABS = ("profile", "hours", "types", "integrations")
 
 
 class SettingsState(AuthState):
@@ -114,39 +116,23 @@ def profile_tab() -> rx.Component:
     )
 
 
-def integrations_tab() -> rx.Component:
-    return rx.vstack(
-        rx.heading("Connect to Calendar", size="5"),
-        rx.text(
-            "Connect iCloud, Google Calendar, Office 365, Exchange or Outlook.com: "
-            "your busy times keep invitees from booking over them, and every "
-            "appointment made here appears in your calendar.",
-            color_scheme="gray",
-        ),
-        rx.text("No calendar is connected yet.", id="no-connections"),
-        rx.button(
-            rx.icon("calendar-plus", size=18),
-            "Connect to Calendar",
-            color_scheme="green",
-            size="3",
-            id="connect-calendar",
-        ),
-        spacing="4",
-        align="start",
-    )
-
-
-@template("/settings", "My Settings", on_load=[SettingsState.load, TypesState.load])
+@template(
+    "/settings",
+    "My Settings",
+    on_load=[SettingsState.load, HoursState.load, TypesState.load],
+)
 def settings_page() -> rx.Component:
     return rx.vstack(
         rx.heading("My Settings", size="7"),
         rx.tabs.root(
             rx.tabs.list(
                 rx.tabs.trigger("Profile", value="profile"),
+                rx.tabs.trigger("Working hours", value="hours"),
                 rx.tabs.trigger("Appointment types", value="types"),
                 rx.tabs.trigger("Integrations", value="integrations"),
             ),
             rx.tabs.content(rx.box(profile_tab(), padding_top="1em"), value="profile"),
+            rx.tabs.content(rx.box(hours_tab(), padding_top="1em"), value="hours"),
             rx.tabs.content(rx.box(types_tab(), padding_top="1em"), value="types"),
             rx.tabs.content(
                 rx.box(integrations_tab(), padding_top="1em"), value="integrations"

@@ -11,6 +11,8 @@ from sqlmodel import Session, select
 
 from coach_app.models import Coach, LoginSession, utcnow
 from coach_app.security.passwords import hash_password, verify_password
+from coach_app.services import schedule
+from coach_app.services.appointment_types import TypeInput, create_type
 from coach_app.services.errors import UserError
 from coach_app.services.validation import (
     check_timezone,
@@ -74,6 +76,10 @@ def sign_up(
         raise UserError(
             "An account with that email already exists. Please log in."
         ) from None
+    assert coach.id is not None
+    # A new coach can be booked at once: weekday office hours, one session type.
+    schedule.seed_default_week(session, coach.id)
+    create_type(session, coach.id, TypeInput(name="Coaching session"))
     return coach
 
 

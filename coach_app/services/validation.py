@@ -20,8 +20,26 @@ def normalize_email(email: str) -> str:
     return email
 
 
+# Browsers (ICU) still report some zones by their pre-2000s names.
+_LEGACY_ZONES = {
+    "Asia/Calcutta": "Asia/Kolkata",
+    "Asia/Katmandu": "Asia/Kathmandu",
+    "Asia/Saigon": "Asia/Ho_Chi_Minh",
+    "Asia/Rangoon": "Asia/Yangon",
+    "Europe/Kiev": "Europe/Kyiv",
+    "Atlantic/Faeroe": "Atlantic/Faroe",
+    "America/Godthab": "America/Nuuk",
+    "Pacific/Ponape": "Pacific/Pohnpei",
+    "Pacific/Truk": "Pacific/Chuuk",
+    "Pacific/Enderbury": "Pacific/Kanton",
+    "America/Buenos_Aires": "America/Argentina/Buenos_Aires",
+    "America/Indianapolis": "America/Indiana/Indianapolis",
+}
+
+
 def check_timezone(name: str) -> str:
     name = (name or "").strip()
+    name = _LEGACY_ZONES.get(name, name)
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

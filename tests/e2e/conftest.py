@@ -7,10 +7,15 @@ Playwright's own; `CHROMIUM_PATH` overrides both.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import logging
 import os
+import re
 import shutil
+import socket
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,8 +64,48 @@ def app_db_url(tmp_path_factory) -> str:
     return url
 
 
+class _Inbox:
+    """What the loopback SMTP server received."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, predicate, timeout: float = 30.0) -> email.message.EmailMessage:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in list(self.messages):
+                if predicate(message):
+                    return message
+            time.sleep(0.1)
+        subjects = [m["Subject"] for m in self.messages]
+        raise AssertionError(f"no matching email within {timeout}s; got {subjects}")
+
+
 @pytest.fixture(scope="session")
-def coach_app_harness(app_db_url, tmp_path_factory, reflex_errors):
+def smtp_inbox() -> Iterator[_Inbox]:
+    from aiosmtpd.controller import Controller
+
+    inbox = _Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    os.environ["COACH_APP_SMTP_HOST"] = "127.0.0.1"
+    os.environ["COACH_APP_SMTP_PORT"] = str(port)
+    os.environ["COACH_APP_SMTP_STARTTLS"] = "0"
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def coach_app_harness(app_db_url, tmp_path_factory, reflex_errors, smtp_inbox):
     from reflex.testing import AppHarness
 
     bin_dir = str(Path(sys.executable).parent)
@@ -91,8 +136,8 @@ def new_page(browser, coach_app_harness, reflex_errors):
     page_errors: list[str] = []
     reflex_errors.records.clear()
 
-    def open_page(path: str = "/") -> Page:
-        context = browser.new_context()
+    def open_page(path: str = "/", **context_options) -> Page:
+        context = browser.new_context(**context_options)
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda exc: page_errors.append(str(exc)))
@@ -105,3 +150,18 @@ def new_page(browser, coach_app_harness, reflex_errors):
         context.close()
     assert page_errors == []
     assert [r.getMessage() for r in reflex_errors.records] == []
+
+
+@pytest.fixture
+def log_in(new_page):
+    """Logs a seeded coach in through the log-in page; returns the page."""
+
+    def do(email_address: str, password: str) -> Page:
+        page = new_page("/login")
+        page.get_by_label("Email").fill(email_address)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", name=re.compile("^Welcome"))).to_be_visible()
+        return page
+
+    return do

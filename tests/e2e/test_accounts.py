@@ -65,7 +65,9 @@ def test_duplicate_sign_up_shows_clear_message(new_page):
         page.get_by_label("Password (at least 8 characters)").fill("long-enough")
         page.get_by_role("button", name="Sign up").click()
         if attempt == 0:
-            expect(page.get_by_role("heading", name="Welcome, Dup Coach")).to_be_visible()
+            expect(
+                page.get_by_role("heading", name="Welcome, Dup Coach")
+            ).to_be_visible()
     expect(page.get_by_role("alert")).to_have_text(
         "An account with that email already exists. Please log in."
     )

@@ -1,0 +1,350 @@
+"""Public booking page `/book/<slug>`: type → day → slot → details → confirmed.
+
+Slots are computed on the server and held in a backend-only list; the
+browser receives only the days and the chosen day's times, rendered in the
+invitee's own zone (detected from the browser, changeable). Every action
+re-queries the open slots, and a failed booking shows fresh ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import reflex as rx
+from pydantic import BaseModel
+
+from coach_app.availability import group_by_local_date
+from coach_app.components.forms import error_callout
+from coach_app.components.layout import public_page
+from coach_app.db import session_scope
+from coach_app.models import AppointmentType, utcnow
+from coach_app.services import availability, booking, wakeups
+from coach_app.services.appointment_types import list_types
+from coach_app.services.errors import UserError
+from coach_app.services.validation import check_timezone, timezone_names
+
+_TIMEZONES = timezone_names()
+
+
+class TypeOption(BaseModel):
+    id: int
+    name: str
+    duration: int
+
+
+class DayOption(BaseModel):
+    iso: str
+    label: str
+    count: int
+
+
+class SlotOption(BaseModel):
+    iso: str
+    label: str
+
+
+def _day_label(day: dt.date) -> str:
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+class BookState(rx.State):
+    found: bool = True
+    coach_name: str = ""
+    types: list[TypeOption] = []
+    type_id: int = 0
+    timezone: str = "UTC"
+    days: list[DayOption] = []
+    day: str = ""
+    slots: list[SlotOption] = []
+    slot: str = ""
+    error: str = ""
+    notice: str = ""
+    confirmed: bool = False
+    confirmation: str = ""
+    _open: list[dt.datetime] = []
+
+    def _slug(self) -> str:
+        parts = [p for p in self.router.url.path.split("/") if p]
+        return parts[1] if len(parts) >= 2 and parts[0] == "book" else ""
+
+    def _refresh(self) -> None:
+        """Recompute open slots and keep the invitee's choices that are still valid."""
+        with session_scope() as s:
+            try:
+                coach = booking.coach_by_slug(s, self._slug())
+            except UserError as exc:
+                self.found = False
+                self.error = str(exc)
+                return
+            self.found = True
+            self.coach_name = coach.display_name
+            rows = [t for t in list_types(s, coach.id) if t.active]
+            self.types = [
+                TypeOption(id=r.id, name=r.name, duration=r.duration_min) for r in rows
+            ]
+            if self.type_id not in {t.id for t in self.types}:
+                self.type_id = self.types[0].id if self.types else 0
+            if not self.type_id:
+                self._open = []
+            else:
+                appt_type = s.get(AppointmentType, self.type_id)
+                self._open = availability.slots(s, coach, appt_type, utcnow())
+        self._render_slots()
+
+    def _render_slots(self) -> None:
+        zone = ZoneInfo(self.timezone)
+        grouped = group_by_local_date(self._open, zone)
+        self.days = [
+            DayOption(iso=d.isoformat(), label=_day_label(d), count=len(v))
+            for d, v in grouped.items()
+        ]
+        if self.day not in {d.iso for d in self.days}:
+            self.day = self.days[0].iso if self.days else ""
+        chosen = grouped.get(dt.date.fromisoformat(self.day), []) if self.day else []
+        self.slots = [
+            SlotOption(iso=local.astimezone(dt.UTC).isoformat(), label=f"{local:%H:%M}")
+            for local in chosen
+        ]
+        if self.slot and self.slot not in {x.iso for x in self.slots}:
+            self.slot = ""
+            self.notice = (
+                "The time you picked is no longer available. Please pick another."
+            )
+
+    @rx.event
+    def load(self):
+        self.error = self.notice = ""
+        self.confirmed = False
+        self.slot = ""
+        self._refresh()
+
+    @rx.event
+    def set_timezone(self, name: str):
+        try:
+            self.timezone = check_timezone(str(name))
+        except UserError:
+            self.timezone = "UTC"
+        self._refresh()
+
+    @rx.event
+    def choose_type(self, type_id: str):
+        self.type_id = int(type_id)
+        self.slot = ""
+        self._refresh()
+
+    @rx.event
+    def choose_day(self, iso: str):
+        self.day = iso
+        self.slot = ""
+        self.notice = ""
+        self._refresh()
+
+    @rx.event
+    def choose_slot(self, iso: str):
+        self.notice = self.error = ""
+        self.slot = iso
+        self._refresh()
+
+    @rx.event
+    def back_to_times(self):
+        self.slot = ""
+        self._refresh()
+
+    @rx.var
+    def slot_label(self) -> str:
+        if not self.slot:
+            return ""
+        local = dt.datetime.fromisoformat(self.slot).astimezone(ZoneInfo(self.timezone))
+        return f"{local:%A} {local.day} {local:%B %Y}, {local:%H:%M} ({self.timezone})"
+
+    @rx.event
+    def confirm(self, form: dict):
+        self.error = ""
+        if not self.slot:
+            self.error = "Please pick a time first."
+            return
+        try:
+            with session_scope() as s:
+                done = booking.book(
+                    s,
+                    slug=self._slug(),
+                    type_id=self.type_id,
+                    start=dt.datetime.fromisoformat(self.slot),
+                    name=form.get("name", ""),
+                    email=form.get("email", ""),
+                    note=form.get("note", ""),
+                    invitee_timezone=self.timezone,
+                )
+        except booking.SlotTaken as exc:
+            self.slot = ""
+            self.notice = str(exc)
+            self._refresh()
+            return
+        except UserError as exc:
+            self.error = str(exc)
+            self._refresh()
+            return
+        wakeups.after_booking_change()
+        self.confirmed = True
+        self.confirmation = (
+            f"{done.type_name} with {done.coach_name} on {self.slot_label}. "
+            "A confirmation email is on its way."
+        )
+        self.slot = ""
+        self._refresh()
+
+
+def _type_picker() -> rx.Component:
+    return rx.vstack(
+        rx.text("Appointment type", weight="bold"),
+        rx.hstack(
+            rx.foreach(
+                BookState.types,
+                lambda t: rx.button(
+                    f"{t.name} ({t.duration} min)",
+                    variant=rx.cond(BookState.type_id == t.id, "solid", "outline"),
+                    on_click=BookState.choose_type(t.id.to_string()),
+                ),
+            ),
+            wrap="wrap",
+        ),
+        spacing="2",
+    )
+
+
+def _zone_picker() -> rx.Component:
+    return rx.hstack(
+        rx.el.label("Your time zone", html_for="invitee-timezone"),
+        rx.el.select(
+            *[rx.el.option(z, value=z) for z in _TIMEZONES],
+            id="invitee-timezone",
+            value=BookState.timezone,
+            on_change=BookState.set_timezone,
+        ),
+        align="center",
+    )
+
+
+def _day_picker() -> rx.Component:
+    return rx.vstack(
+        rx.text("Day", weight="bold"),
+        rx.cond(
+            BookState.days.length() > 0,
+            rx.hstack(
+                rx.foreach(
+                    BookState.days,
+                    lambda d: rx.button(
+                        d.label,
+                        size="1",
+                        variant=rx.cond(BookState.day == d.iso, "solid", "soft"),
+                        on_click=BookState.choose_day(d.iso),
+                    ),
+                ),
+                wrap="wrap",
+            ),
+            rx.text("No open times at the moment.", id="no-slots"),
+        ),
+        spacing="2",
+    )
+
+
+def _slot_picker() -> rx.Component:
+    return rx.vstack(
+        rx.text("Time", weight="bold"),
+        rx.hstack(
+            rx.foreach(
+                BookState.slots,
+                lambda x: rx.button(
+                    x.label,
+                    variant="outline",
+                    class_name="slot",
+                    on_click=BookState.choose_slot(x.iso),
+                ),
+            ),
+            wrap="wrap",
+            id="slot-list",
+        ),
+        spacing="2",
+    )
+
+
+def _details_form() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.heading(BookState.slot_label, size="4", id="chosen-slot"),
+            rx.el.label("Your name", html_for="invitee-name"),
+            rx.input(name="name", id="invitee-name", width="100%"),
+            rx.el.label("Your email", html_for="invitee-email"),
+            rx.input(name="email", id="invitee-email", type="email", width="100%"),
+            rx.el.label("Note for the coach (optional)", html_for="invitee-note"),
+            rx.text_area(name="note", id="invitee-note", width="100%"),
+            rx.hstack(
+                rx.button("Confirm booking", type="submit"),
+                rx.button(
+                    "Back",
+                    variant="soft",
+                    type="button",
+                    on_click=BookState.back_to_times,
+                ),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        on_submit=BookState.confirm,
+        reset_on_submit=False,
+    )
+
+
+@public_page("/book/[booking_slug]", "Book", on_load=[BookState.load])
+def book_page() -> rx.Component:
+    return rx.center(
+        rx.card(
+            rx.cond(
+                BookState.found,
+                rx.vstack(
+                    rx.heading(f"Book a session with {BookState.coach_name}", size="6"),
+                    rx.cond(
+                        BookState.confirmed,
+                        rx.callout(
+                            BookState.confirmation,
+                            icon="check",
+                            color_scheme="green",
+                            role="status",
+                            id="confirmation",
+                        ),
+                    ),
+                    error_callout(BookState.error),
+                    rx.cond(
+                        BookState.notice != "",
+                        rx.callout(
+                            BookState.notice,
+                            icon="info",
+                            color_scheme="amber",
+                            role="alert",
+                        ),
+                    ),
+                    _zone_picker(),
+                    _type_picker(),
+                    rx.cond(
+                        BookState.slot != "",
+                        _details_form(),
+                        rx.vstack(_day_picker(), _slot_picker(), spacing="4"),
+                    ),
+                    spacing="4",
+                    width="100%",
+                ),
+                rx.vstack(
+                    rx.heading("Booking page not found", size="6"),
+                    rx.text(BookState.error),
+                ),
+            ),
+            width="100%",
+            max_width="760px",
+            on_mount=rx.call_script(
+                "Intl.DateTimeFormat().resolvedOptions().timeZone",
+                callback=BookState.set_timezone,
+            ),
+        ),
+        padding="2em 1em",
+    )

@@ -1,0 +1,328 @@
+"""Booking, coach-made appointments, rescheduling and cancelling.
+
+The no-double-booking guarantee lives here, in one database transaction:
+the coach's row is locked (PostgreSQL `SELECT … FOR UPDATE`; on SQLite every
+write transaction is `BEGIN IMMEDIATE`, see `coach_app.db`), the slot is
+re-checked against fresh data, and only then is the appointment written. On
+PostgreSQL an exclusion constraint over the time range backs this up, so even
+a code path that forgot the lock cannot store an overlap.
+
+Every change writes its emails and calendar-push work in the same
+transaction (transactional outbox): a crash never sends mail for an
+appointment that does not exist, nor loses one for an appointment that does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from coach_app.availability import BusyKind, conflicts
+from coach_app.models import (
+    Appointment,
+    AppointmentType,
+    CalendarConnection,
+    Client,
+    Coach,
+    ExternalEvent,
+    PushOutbox,
+    utcnow,
+)
+from coach_app.services import availability, mailings
+from coach_app.services.errors import Forbidden, UserError
+from coach_app.services.validation import normalize_email
+
+SLOT_TAKEN = "Sorry, that time was just taken. Please pick another time."
+
+
+class SlotTaken(UserError):
+    def __init__(self, message: str = SLOT_TAKEN) -> None:
+        super().__init__(message)
+
+
+class ConflictWarning(UserError):
+    """The time overlaps busy external events; the coach may confirm anyway."""
+
+    def __init__(self, titles: list[str]) -> None:
+        self.titles = titles
+        listed = ", ".join(f"“{t}”" for t in titles[:3]) or "a busy event"
+        super().__init__(f"This time overlaps {listed} in your connected calendar.")
+
+
+@dataclass(frozen=True)
+class Booking:
+    appointment_id: int
+    start: dt.datetime
+    end: dt.datetime
+    coach_name: str
+    type_name: str
+
+
+def coach_by_slug(session: Session, slug: str) -> Coach:
+    coach = session.exec(
+        select(Coach).where(Coach.slug == (slug or "").strip().lower())
+    ).first()
+    if coach is None:
+        raise UserError("This booking page does not exist. Please check the link.")
+    return coach
+
+
+def offered_type(session: Session, coach_id: int, type_id: int) -> AppointmentType:
+    row = session.get(AppointmentType, type_id) if type_id else None
+    if row is None or row.coach_id != coach_id or not row.active:
+        raise UserError("That appointment type is not offered. Please choose another.")
+    return row
+
+
+def _lock_coach(session: Session, coach_id: int) -> Coach:
+    """Serialise all writes to one coach's calendar until commit."""
+    coach = session.exec(
+        select(Coach).where(Coach.id == coach_id).with_for_update()
+    ).one()
+    # A stale identity-map copy would hide a rival's committed change.
+    session.refresh(coach)
+    return coach
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise UserError("That time has no time zone; please pick a slot again.")
+    return value.astimezone(dt.UTC)
+
+
+def _client(session: Session, coach_id: int, name: str, email: str) -> Client:
+    client = session.exec(
+        select(Client).where(Client.coach_id == coach_id, Client.email == email)
+    ).first()
+    if client is None:
+        client = Client(coach_id=coach_id, name=name, email=email)
+    else:
+        client.name = name
+    session.add(client)
+    session.flush()
+    return client
+
+
+def _enqueue_push(session: Session, appointment: Appointment, action: str) -> None:
+    """One push job per connection whose push switch is on."""
+    connections = session.exec(
+        select(CalendarConnection.id).where(
+            CalendarConnection.coach_id == appointment.coach_id,
+            CalendarConnection.push_enabled.is_(True),  # type: ignore[union-attr]
+        )
+    ).all()
+    for connection_id in connections:
+        session.add(
+            PushOutbox(
+                appointment_id=appointment.id,
+                connection_id=connection_id,
+                action=action,
+            )
+        )
+
+
+def _store(session: Session, appointment: Appointment) -> Appointment:
+    session.add(appointment)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except sa.exc.IntegrityError as exc:
+        if "appointment_no_overlap" in str(exc.orig):
+            raise SlotTaken() from None
+        raise
+    return appointment
+
+
+def _overlapping_appointments(
+    session: Session,
+    coach_id: int,
+    start: dt.datetime,
+    end: dt.datetime,
+    exclude_id: int | None = None,
+) -> bool:
+    return bool(
+        availability.appointment_intervals(session, coach_id, start, end, exclude_id)
+    )
+
+
+def book(
+    session: Session,
+    *,
+    slug: str,
+    type_id: int,
+    start: dt.datetime,
+    name: str,
+    email: str,
+    note: str = "",
+    invitee_timezone: str | None = None,
+    now: dt.datetime | None = None,
+) -> Booking:
+    """An invitee books `start`; raises `SlotTaken` if it is no longer open."""
+    now = now or utcnow()
+    name = (name or "").strip()
+    if not name:
+        raise UserError("Please enter your name.")
+    email = normalize_email(email)
+    start = _aware(start)
+    if start <= now:
+        raise UserError("That time has already passed. Please pick another time.")
+    coach = coach_by_slug(session, slug)
+    assert coach.id is not None
+    appt_type = offered_type(session, coach.id, type_id)
+    end = start + dt.timedelta(minutes=appt_type.duration_min)
+
+    coach = _lock_coach(session, coach.id)
+    open_now = availability.slots(
+        session, coach, appt_type, now, start - dt.timedelta(minutes=1), end
+    )
+    if start not in open_now:
+        raise SlotTaken()
+
+    client = _client(session, coach.id, name[:200], email)
+    appointment = _store(
+        session,
+        Appointment(
+            coach_id=coach.id,
+            client_id=client.id,
+            appointment_type_id=appt_type.id,
+            start=start,
+            end=end,
+            note=(note or "").strip()[:2000],
+        ),
+    )
+    _enqueue_push(session, appointment, "upsert")
+    mailings.booked(session, coach, client, appt_type, appointment, invitee_timezone)
+    return Booking(appointment.id, start, end, coach.display_name, appt_type.name)  # type: ignore[arg-type]
+
+
+def _owned(session: Session, coach_id: int, appointment_id: int) -> Appointment:
+    row = session.get(Appointment, appointment_id)
+    if row is None or row.coach_id != coach_id:
+        raise Forbidden()
+    return row
+
+
+def _external_conflicts(
+    session: Session, coach_id: int, start: dt.datetime, end: dt.datetime
+) -> list[str]:
+    busy = availability.external_intervals(session, coach_id, start, end)
+    hits = conflicts(start, end, busy)
+    ids = [
+        int(b.ref.split(":")[1]) for b in hits if b.kind is BusyKind.EXTERNAL and b.ref
+    ]
+    if not ids:
+        return []
+    titles = session.exec(
+        select(ExternalEvent.summary).where(ExternalEvent.id.in_(ids))  # type: ignore[union-attr]
+    ).all()
+    return [t or "Busy" for t in titles]
+
+
+def create_by_coach(
+    session: Session,
+    coach_id: int,
+    *,
+    type_id: int,
+    start: dt.datetime,
+    client_name: str,
+    client_email: str,
+    note: str = "",
+    allow_conflict: bool = False,
+    now: dt.datetime | None = None,
+) -> Appointment:
+    """The coach books a client. Overlapping another appointment is refused;
+    overlapping a busy external event needs `allow_conflict` (a warning)."""
+    now = now or utcnow()
+    client_name = (client_name or "").strip()
+    if not client_name:
+        raise UserError("Please enter the client's name.")
+    client_email = normalize_email(client_email)
+    start = _aware(start)
+    if start <= now:
+        raise UserError("That time has already passed. Please pick a future time.")
+    appt_type = session.get(AppointmentType, type_id) if type_id else None
+    if appt_type is None or appt_type.coach_id != coach_id:
+        raise Forbidden("Please choose one of your appointment types.")
+    end = start + dt.timedelta(minutes=appt_type.duration_min)
+    coach = _lock_coach(session, coach_id)
+    if _overlapping_appointments(session, coach_id, start, end):
+        raise SlotTaken(
+            "That time overlaps another appointment. Please pick another time."
+        )
+    titles = _external_conflicts(session, coach_id, start, end)
+    if titles and not allow_conflict:
+        raise ConflictWarning(titles)
+    client = _client(session, coach_id, client_name[:200], client_email)
+    appointment = _store(
+        session,
+        Appointment(
+            coach_id=coach_id,
+            client_id=client.id,
+            appointment_type_id=appt_type.id,
+            start=start,
+            end=end,
+            note=(note or "").strip()[:2000],
+        ),
+    )
+    _enqueue_push(session, appointment, "upsert")
+    mailings.booked(session, coach, client, appt_type, appointment, None, by_coach=True)
+    return appointment
+
+
+def reschedule(
+    session: Session,
+    coach_id: int,
+    appointment_id: int,
+    new_start: dt.datetime,
+    *,
+    allow_conflict: bool = False,
+    now: dt.datetime | None = None,
+) -> Appointment:
+    now = now or utcnow()
+    new_start = _aware(new_start)
+    if new_start <= now:
+        raise UserError("That time has already passed. Please pick a future time.")
+    coach = _lock_coach(session, coach_id)
+    appointment = _owned(session, coach_id, appointment_id)
+    if appointment.status != "confirmed":
+        raise UserError("A cancelled appointment cannot be rescheduled.")
+    new_end = new_start + (appointment.end - appointment.start)
+    if _overlapping_appointments(session, coach_id, new_start, new_end, appointment.id):
+        raise SlotTaken(
+            "That time overlaps another appointment. Please pick another time."
+        )
+    titles = _external_conflicts(session, coach_id, new_start, new_end)
+    if titles and not allow_conflict:
+        raise ConflictWarning(titles)
+    old_start, old_end = appointment.start, appointment.end
+    appointment.start, appointment.end = new_start, new_end
+    appointment.version += 1
+    _store(session, appointment)
+    _enqueue_push(session, appointment, "upsert")
+    mailings.rescheduled(session, coach, appointment, old_start, old_end)
+    return appointment
+
+
+def cancel(
+    session: Session,
+    coach_id: int,
+    appointment_id: int,
+    *,
+    notify_client: bool = True,
+) -> Appointment:
+    coach = _lock_coach(session, coach_id)
+    appointment = _owned(session, coach_id, appointment_id)
+    if appointment.status == "cancelled":
+        return appointment
+    appointment.status = "cancelled"
+    appointment.cancelled_at = utcnow()
+    appointment.version += 1
+    session.add(appointment)
+    session.flush()
+    _enqueue_push(session, appointment, "delete")
+    if notify_client:
+        mailings.cancelled(session, coach, appointment)
+    return appointment
