@@ -119,6 +119,26 @@ def coach_app_harness(app_db_url, tmp_path_factory, reflex_errors, smtp_inbox):
 
 
 @pytest.fixture(scope="session")
+def caldav_server(tmp_path_factory):
+    """A Radicale on loopback standing in for iCloud (same protocol, other URL)."""
+    from providers.servers import start_radicale
+
+    server = start_radicale(Path(tmp_path_factory.mktemp("radicale")))
+    admin = server.admin()
+    for path, name in (
+        ("work", "Work"),
+        ("family", "Family"),
+        ("personal", "Personal"),
+    ):
+        admin.mkcalendar(server.home_url + path + "/", name)
+    admin.close()
+    os.environ["COACH_APP_ICLOUD_URL"] = server.base_url
+    os.environ["COACH_APP_URL_ALLOWLIST"] = "127.0.0.1"
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
         b = pw.chromium.launch(
