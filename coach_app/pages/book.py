@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import reflex as rx
 from pydantic import BaseModel
 
+from coach_app import live
 from coach_app.availability import group_by_local_date
 from coach_app.components.forms import error_callout
 from coach_app.components.layout import public_page
@@ -68,8 +69,9 @@ class BookState(rx.State):
         parts = [p for p in self.router.url.path.split("/") if p]
         return parts[1] if len(parts) >= 2 and parts[0] == "book" else ""
 
-    def _refresh(self) -> None:
-        """Recompute open slots and keep the invitee's choices that are still valid."""
+    def _refresh(self, precomputed: dict[int, list[dt.datetime]] | None = None) -> None:
+        """Recompute open slots (or take them from a live push) and keep the
+        invitee's choices that are still valid."""
         with session_scope() as s:
             try:
                 coach = booking.coach_by_slug(s, self._slug())
@@ -87,10 +89,19 @@ class BookState(rx.State):
                 self.type_id = self.types[0].id if self.types else 0
             if not self.type_id:
                 self._open = []
+            elif precomputed is not None:
+                self._open = precomputed.get(self.type_id, [])
             else:
                 appt_type = s.get(AppointmentType, self.type_id)
                 self._open = availability.slots(s, coach, appt_type, utcnow())
+            coach_id = coach.id
         self._render_slots()
+        if precomputed is None and coach_id is not None:
+            live.watch("book", coach_id, self.router.session.client_token)
+
+    def _apply_live(self, coach_id: int, slots: dict[int, list[dt.datetime]]) -> None:
+        if not self.confirmed or self.slot == "":
+            self._refresh(precomputed=slots)
 
     def _render_slots(self) -> None:
         zone = ZoneInfo(self.timezone)
@@ -185,7 +196,7 @@ class BookState(rx.State):
             self.error = str(exc)
             self._refresh()
             return
-        wakeups.after_booking_change()
+        wakeups.coach_changed(done.coach_id)
         self.confirmed = True
         self.confirmation = (
             f"{done.type_name} with {done.coach_name} on {self.slot_label}. "
@@ -193,6 +204,9 @@ class BookState(rx.State):
         )
         self.slot = ""
         self._refresh()
+
+
+live.register_applier("book", BookState, BookState._apply_live)
 
 
 def _type_picker() -> rx.Component:

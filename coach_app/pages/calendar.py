@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import reflex as rx
 from pydantic import BaseModel
 
+from coach_app import live
 from coach_app.components.forms import error_callout, success_callout
 from coach_app.components.layout import template
 from coach_app.db import session_scope
@@ -103,6 +104,10 @@ class CalendarState(AuthState):
         coach_id = self._coach_id()
         if coach_id is not None:
             self._load_week(coach_id)
+            live.watch("calendar", coach_id, self.router.session.client_token)
+
+    def _apply_live(self, coach_id: int, _slots: object) -> None:
+        self._load_week(coach_id)
 
     @rx.event
     def shift_week(self, weeks: int):
@@ -131,7 +136,7 @@ class CalendarState(AuthState):
         self.warning = ""
         self.rescheduling_id = 0
         self.success = success
-        wakeups.after_booking_change()
+        wakeups.coach_changed(coach_id)
         self._load_week(coach_id)
 
     @rx.event
@@ -209,6 +214,9 @@ class CalendarState(AuthState):
             lambda s, coach_id: booking.cancel(s, coach_id, int(appointment_id)),
             "Appointment cancelled; the client has been emailed.",
         )
+
+
+live.register_applier("calendar", CalendarState, CalendarState._apply_live)
 
 
 def _item(item: CalItem) -> rx.Component:

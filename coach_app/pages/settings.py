@@ -9,7 +9,7 @@ from coach_app.components.layout import template
 from coach_app.db import session_scope
 from coach_app.models import Coach
 from coach_app.pages.settings_hours import HoursState, hours_tab
-from coach_app.pages.settings_integrations import integrations_tab
+from coach_app.pages.settings_integrations import IntegrationsState, integrations_tab
 from coach_app.pages.settings_types import TypesState, types_tab
 from coach_app.services.errors import UserError
 from coach_app.services.profile import update_profile
@@ -119,7 +119,12 @@ def profile_tab() -> rx.Component:
 @template(
     "/settings",
     "My Settings",
-    on_load=[SettingsState.load, HoursState.load, TypesState.load],
+    on_load=[
+        SettingsState.load,
+        HoursState.load,
+        TypesState.load,
+        IntegrationsState.load,
+    ],
 )
 def settings_page() -> rx.Component:
     return rx.vstack(

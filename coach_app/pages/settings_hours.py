@@ -82,7 +82,7 @@ class HoursState(AuthState):
             return
         self.error = ""
         self.saved = "Working hours saved."
-        wakeups.after_booking_change()
+        wakeups.coach_changed(coach_id)
         self._reload(coach_id)
 
     @rx.event

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from coach_app.components.forms import error_callout, success_callout
 from coach_app.db import session_scope
 from coach_app.models import Coach
-from coach_app.services import connections
+from coach_app.services import connections, wakeups
 from coach_app.services.errors import UserError
 from coach_app.state import AuthState
 
@@ -255,7 +255,7 @@ class IntegrationsState(AuthState):
         self.step = "done"
         self.success = f"Success! Your {label} calendar is now connected."
         self._reload(coach_id)
-        return _after_change()
+        wakeups.coach_changed(coach_id)
 
     @rx.event
     def set_switch(self, connection_id: int, switch: str, value: bool):
@@ -269,7 +269,7 @@ class IntegrationsState(AuthState):
             self.error = str(exc)
             return
         self._reload(coach_id)
-        return _after_change()
+        wakeups.coach_changed(coach_id)
 
     @rx.event
     def disconnect(self, connection_id: int):
@@ -282,7 +282,7 @@ class IntegrationsState(AuthState):
             return
         self.success = "Calendar disconnected."
         self._reload(coach_id)
-        return _after_change()
+        wakeups.coach_changed(coach_id)
 
     @rx.event(background=True)
     async def sync_now(self, connection_id: int):
@@ -306,6 +306,7 @@ class IntegrationsState(AuthState):
             async with self:
                 self.syncing_id = 0
                 self._reload(coach_id)
+            wakeups.coach_changed(coach_id)
 
     @rx.event
     def start_edit(self, connection_id: int):
@@ -329,16 +330,11 @@ class IntegrationsState(AuthState):
         self.editing_id = 0
         self.success = "Calendars saved."
         self._reload(coach_id)
-        return _after_change()
+        wakeups.coach_changed(coach_id)
 
     @rx.event
     def cancel_edit(self):
         self.editing_id = 0
-
-
-def _after_change():
-    """Hook for live updates and an immediate sync (wired by the sync engine)."""
-    return None
 
 
 def _steps_indicator() -> rx.Component:

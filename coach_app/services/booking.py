@@ -55,6 +55,7 @@ class ConflictWarning(UserError):
 @dataclass(frozen=True)
 class Booking:
     appointment_id: int
+    coach_id: int
     start: dt.datetime
     end: dt.datetime
     coach_name: str
@@ -195,7 +196,9 @@ def book(
     )
     _enqueue_push(session, appointment, "upsert")
     mailings.booked(session, coach, client, appt_type, appointment, invitee_timezone)
-    return Booking(appointment.id, start, end, coach.display_name, appt_type.name)  # type: ignore[arg-type]
+    return Booking(
+        appointment.id, coach.id, start, end, coach.display_name, appt_type.name
+    )  # type: ignore[arg-type]
 
 
 def _owned(session: Session, coach_id: int, appointment_id: int) -> Appointment:

@@ -1,16 +1,23 @@
-"""Nudges for background loops after a change (email delivery, calendar push)."""
+"""'Something about this coach's availability changed' — a tiny pub/sub.
+
+Services and the sync engine call `coach_changed(coach_id)` after they commit;
+the live-update layer (`coach_app.live`) listens and re-renders every open
+booking page and calendar page of that coach. Listeners must be cheap and
+thread-safe: they only schedule work.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-_listeners: list[Callable[[], None]] = []
+_listeners: list[Callable[[int], None]] = []
 
 
-def on_booking_change(listener: Callable[[], None]) -> None:
-    _listeners.append(listener)
+def on_coach_change(listener: Callable[[int], None]) -> None:
+    if listener not in _listeners:
+        _listeners.append(listener)
 
 
-def after_booking_change() -> None:
+def coach_changed(coach_id: int) -> None:
     for listener in list(_listeners):
-        listener()
+        listener(coach_id)

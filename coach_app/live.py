@@ -1,0 +1,160 @@
+"""Live updates: push fresh availability to every open page of a coach.
+
+Chosen over `rx.SharedState` because each invitee sees the shared slot list
+through their own time zone and chosen type: the expensive part — computing
+the coach's open slots — is done ONCE per change (per coach, for all active
+types over the booking horizon), then each open page gets its own rendering
+through `app.modify_state`, which sends only that page's delta.
+
+Changes are coalesced per coach: while a refresh runs, further changes for the
+same coach mark it dirty and cause exactly one more refresh afterwards.
+
+Viewers are tracked in this process. With several workers behind Redis, a
+change made on one worker reaches the pages whose websockets it can address
+through Reflex's state manager; the scheduler's lease keeps syncs unique.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from reflex.istate.manager.token import BaseStateToken
+
+from coach_app.db import session_scope
+from coach_app.models import AppointmentType, Coach, utcnow
+from coach_app.services import availability, wakeups
+
+log = logging.getLogger(__name__)
+
+SlotsByType = dict[int, list[dt.datetime]]
+# kind -> (state class, apply(state, coach_id, slots_by_type)) registered by pages
+_appliers: dict[str, tuple[type, Callable[..., Any]]] = {}
+_viewers: dict[str, dict[int, set[str]]] = {}
+_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+_app: Any = None
+_running: dict[int, asyncio.Task] = {}
+_dirty: set[int] = set()
+# For tests and benchmarks: number of slot computations per coach.
+recompute_count: dict[int, int] = {}
+
+
+def register_applier(kind: str, state_cls: type, apply: Callable[..., Any]) -> None:
+    _appliers[kind] = (state_cls, apply)
+
+
+def watch(kind: str, coach_id: int, token: str) -> None:
+    """This browser (client token) shows `kind` for `coach_id` now."""
+    if not token:
+        return
+    with _lock:
+        for coaches in _viewers.values():
+            for tokens in coaches.values():
+                tokens.discard(token)
+        _viewers.setdefault(kind, {}).setdefault(coach_id, set()).add(token)
+
+
+def _viewer_tokens(kind: str, coach_id: int) -> list[str]:
+    with _lock:
+        return sorted(_viewers.get(kind, {}).get(coach_id, set()))
+
+
+def _forget(kind: str, coach_id: int, token: str) -> None:
+    with _lock:
+        _viewers.get(kind, {}).get(coach_id, set()).discard(token)
+
+
+def notify(coach_id: int) -> None:
+    """Thread-safe: schedule a refresh of the coach's open pages."""
+    loop = _loop
+    if loop is None or loop.is_closed():
+        return
+    loop.call_soon_threadsafe(_schedule, coach_id)
+
+
+def _schedule(coach_id: int) -> None:
+    task = _running.get(coach_id)
+    if task is not None and not task.done():
+        _dirty.add(coach_id)
+        return
+    _running[coach_id] = asyncio.get_running_loop().create_task(_refresh_loop(coach_id))
+
+
+async def _refresh_loop(coach_id: int) -> None:
+    try:
+        while True:
+            _dirty.discard(coach_id)
+            try:
+                await refresh(coach_id)
+            except Exception:
+                log.exception("Live refresh for coach %s failed", coach_id)
+            if coach_id not in _dirty:
+                return
+    finally:
+        _running.pop(coach_id, None)
+
+
+def compute_slots(coach_id: int, now: dt.datetime | None = None) -> SlotsByType:
+    """Open slots of every offered type of the coach, over each type's horizon."""
+    now = now or utcnow()
+    recompute_count[coach_id] = recompute_count.get(coach_id, 0) + 1
+    with session_scope() as s:
+        coach = s.get(Coach, coach_id)
+        if coach is None:
+            return {}
+        types = [
+            t for t in s.query(AppointmentType).filter_by(coach_id=coach_id) if t.active
+        ]
+        return {t.id: availability.slots(s, coach, t, now) for t in types}  # type: ignore[misc]
+
+
+async def _is_connected(token: str) -> bool:
+    namespace = getattr(_app, "event_namespace", None)
+    if namespace is None:
+        return False
+    return await namespace._token_manager.is_token_connected(token)
+
+
+async def refresh(coach_id: int) -> None:
+    slots: SlotsByType | None = None
+    for kind, (state_cls, apply) in _appliers.items():
+        tokens = _viewer_tokens(kind, coach_id)
+        if not tokens:
+            continue
+        if kind == "book" and slots is None:
+            slots = await asyncio.to_thread(compute_slots, coach_id)
+
+        async def push(
+            token: str, state_cls=state_cls, apply=apply, kind=kind, slots=slots
+        ) -> None:
+            if not await _is_connected(token):
+                _forget(kind, coach_id, token)
+                return
+            async with _app.modify_state(
+                BaseStateToken(ident=token, cls=state_cls)
+            ) as root:
+                state = await root.get_state(state_cls)
+                apply(state, coach_id, slots)
+
+        results = await asyncio.gather(
+            *(push(t) for t in tokens), return_exceptions=True
+        )
+        for token, result in zip(tokens, results, strict=True):
+            if isinstance(result, Exception):
+                log.warning("Live update to %s failed: %s", token, result)
+
+
+async def live_updates(app: Any) -> None:
+    """Lifespan task: remember the loop and the app, then idle."""
+    global _loop, _app
+    _loop, _app = asyncio.get_running_loop(), app
+    wakeups.on_coach_change(notify)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        _loop = None
