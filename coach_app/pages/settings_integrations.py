@@ -413,7 +413,6 @@ def _credentials_step() -> rx.Component:
                     "I agree to the Terms of Service and Privacy Policy",
                     checked=IntegrationsState.agreed,
                     on_change=IntegrationsState.set_agreed,
-                    id="agree-terms",
                 ),
             ),
             rx.hstack(
