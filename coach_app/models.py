@@ -164,6 +164,10 @@ class CalendarConnection(SQLModel, table=True):
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_until: dt.datetime | None = _ts(nullable=True)
     reconnect_notified: bool = False
+    # Consecutive failed syncs (auth, network, rate limit): drives the back-off.
+    sync_failures: int = 0
+    # CalDAV quirks profile learnt at discovery (Account.server), "" = unknown.
+    server_profile: str = Field(default="", max_length=32)
     check_conflicts: bool = True
     push_enabled: bool = True
     pull_enabled: bool = True
@@ -193,6 +197,16 @@ class SyncCursor(SQLModel, table=True):
     )
     cursor: str = ""
     updated_at: dt.datetime = _created()
+    # When the last full listing was applied: recurrences are expanded over a
+    # window that slides with time, so it is refreshed daily (sync engine).
+    full_sync_at: dt.datetime | None = _ts(nullable=True)
+    # The calendar's events are stored as of this cursor (False while it is
+    # synced only for our pushed events: storing then starts with a full pull).
+    stored: bool = False
+    # Entries that could not be read: JSON {remote id: summary or uid}.
+    skipped: str = ""
+    # A full listing came back empty while events were held locally, since then.
+    empty_since: dt.datetime | None = _ts(nullable=True)
 
 
 class ExternalEvent(SQLModel, table=True):
@@ -245,6 +259,9 @@ class PushedEvent(SQLModel, table=True):
     remote_id: str = Field(default="", max_length=2000)
     etag: str = Field(default="", max_length=300)
     pushed_version: int = 0
+    # SHA-256 of the start, end and summary last written, to tell an external
+    # edit from a same-content etag change; "" = not known.
+    content_hash: str = Field(default="", max_length=64)
 
 
 class EmailOutbox(SQLModel, table=True):

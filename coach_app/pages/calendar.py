@@ -18,7 +18,7 @@ from coach_app.components.forms import error_callout, success_callout
 from coach_app.components.layout import template
 from coach_app.db import session_scope
 from coach_app.models import Coach, utcnow
-from coach_app.services import booking, wakeups
+from coach_app.services import booking, connections, wakeups
 from coach_app.services.appointment_types import list_types
 from coach_app.services.calendar_view import week_items
 from coach_app.services.errors import UserError
@@ -63,6 +63,7 @@ class CalendarState(AuthState):
     success: str = ""
     warning: str = ""
     rescheduling_id: int = 0
+    notices: list[str] = []
     _pending: dict = {}
 
     def _load_week(self, coach_id: int) -> None:
@@ -74,6 +75,7 @@ class CalendarState(AuthState):
                 today = utcnow().astimezone(ZoneInfo(coach.timezone)).date()
                 self.monday = (today - dt.timedelta(days=today.weekday())).isoformat()
             _, by_day = week_items(s, coach_id, dt.date.fromisoformat(self.monday))
+            self.notices = [n.message for n in connections.notices(s, coach_id)]
             self.type_choices = [
                 TypeChoice(id=str(t.id), name=t.name)
                 for t in list_types(s, coach_id)
@@ -108,6 +110,15 @@ class CalendarState(AuthState):
 
     def _apply_live(self, coach_id: int, _slots: object) -> None:
         self._load_week(coach_id)
+
+    @rx.event
+    def dismiss_notices(self):
+        coach_id = self._coach_id()
+        if coach_id is None:
+            return rx.redirect("/login")
+        with session_scope() as s:
+            connections.mark_notices_read(s, coach_id)
+        self.notices = []
 
     @rx.event
     def shift_week(self, weeks: int):
@@ -345,6 +356,23 @@ def calendar_page() -> rx.Component:
             align="center",
         ),
         rx.text(f"Times in {CalendarState.timezone}", size="2", color_scheme="gray"),
+        rx.cond(
+            CalendarState.notices.length() > 0,
+            rx.callout(
+                rx.vstack(
+                    rx.foreach(CalendarState.notices, lambda n: rx.text(n, size="2")),
+                    rx.button(
+                        "Got it",
+                        size="1",
+                        variant="soft",
+                        on_click=CalendarState.dismiss_notices,
+                    ),
+                ),
+                icon="bell",
+                color_scheme="amber",
+                id="coach-notices",
+            ),
+        ),
         error_callout(CalendarState.error),
         success_callout(CalendarState.success),
         rx.cond(

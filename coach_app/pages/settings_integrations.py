@@ -7,6 +7,7 @@ the form into a backend-only variable and is never sent back to the browser.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,10 @@ from coach_app.models import Coach
 from coach_app.services import connections, wakeups
 from coach_app.services.errors import UserError
 from coach_app.state import AuthState
+from coach_app.sync.engine import sync_connection
+from coach_app.sync.pull import on_pull_switch
+from coach_app.sync.push import on_push_switch, push_existing_appointments
+from coach_app.sync.scheduler import request_sync
 
 _PRESETS = connections.CALDAV_PRESETS
 
@@ -68,6 +73,17 @@ def _when(value: dt.datetime | None, zone: ZoneInfo) -> str:
 _LABELS = {c.key: c.label for c in connections.PROVIDER_CHOICES}
 
 
+async def _sync_when_free(connection_id: int, patience: float = 120.0) -> None:
+    """Sync now, or — if a background sync holds the lease — right after it,
+    so the coach's click always ends with a sync that started after it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    delay = 0.05
+    while not (await sync_connection(connection_id)).ran and loop.time() < deadline:
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
 class IntegrationsState(AuthState):
     connections_list: list[ConnectionView] = []
     notices: list[str] = []
@@ -84,6 +100,7 @@ class IntegrationsState(AuthState):
     success: str = ""
     editing_id: int = 0
     syncing_id: int = 0
+    syncs_finished: int = 0  # lets a page (and a test) see that a Sync now ended
     _password: str = ""
     _probe: connections.Probe | None = None
 
@@ -248,12 +265,16 @@ class IntegrationsState(AuthState):
                     self.agreed,
                 )
                 label = _LABELS.get(row.provider, row.provider)
+                connection_id = row.id
+                # Appointments booked before connecting go to the push calendar too.
+                push_existing_appointments(s, row.id)
         except UserError as exc:
             self.error = str(exc)
             return
         self._reset_wizard()
         self.step = "done"
         self.success = f"Success! Your {label} calendar is now connected."
+        request_sync(connection_id)
         self._reload(coach_id)
         wakeups.coach_changed(coach_id)
 
@@ -265,6 +286,10 @@ class IntegrationsState(AuthState):
                 connections.set_switch(
                     s, coach_id, int(connection_id), switch, bool(value)
                 )
+                if switch == "pull_enabled":
+                    on_pull_switch(s, int(connection_id), bool(value))
+                elif switch == "push_enabled":
+                    on_push_switch(s, int(connection_id), bool(value))
         except UserError as exc:
             self.error = str(exc)
             return
@@ -298,13 +323,12 @@ class IntegrationsState(AuthState):
                 return
             self.syncing_id = int(connection_id)
             self.error = self.success = ""
-        from coach_app.sync.engine import sync_connection
-
         try:
-            await sync_connection(int(connection_id))
+            await _sync_when_free(int(connection_id))
         finally:
             async with self:
                 self.syncing_id = 0
+                self.syncs_finished += 1
                 self._reload(coach_id)
             wakeups.coach_changed(coach_id)
 
@@ -644,6 +668,7 @@ def _connection_card(conn: ConnectionView) -> rx.Component:
         ),
         width="100%",
         class_name="connection",
+        data_syncs_finished=IntegrationsState.syncs_finished,
     )
 
 

@@ -31,6 +31,7 @@ from coach_app.models import (
     PushOutbox,
     SubCalendar,
     SyncCursor,
+    utcnow,
 )
 from coach_app.security.secrets import encrypt
 from coach_app.services.errors import Forbidden, UserError
@@ -138,6 +139,7 @@ def save(
         server_url=found.base_url,
         username=username.strip(),
         secret_encrypted=encrypt(password),
+        server_profile=found.account.server,
     )
     session.add(connection)
     session.flush()
@@ -252,4 +254,12 @@ def notices(session: Session, coach_id: int, limit: int = 10) -> list[CoachNotic
             .order_by(CoachNotice.id.desc())  # type: ignore[union-attr]
             .limit(limit)
         ).all()
+    )
+
+
+def mark_notices_read(session: Session, coach_id: int) -> None:
+    session.exec(
+        sa.update(CoachNotice)
+        .where(CoachNotice.coach_id == coach_id, CoachNotice.read_at.is_(None))  # type: ignore[union-attr]
+        .values(read_at=utcnow())
     )

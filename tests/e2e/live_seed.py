@@ -27,7 +27,9 @@ def seed_live_coach(url: str, email: str, name: str) -> dict:
         coach = auth.sign_up(s, email, "live-password", name, "UTC")
         s.exec(sa.delete(WorkingHours).where(WorkingHours.coach_id == coach.id))
         schedule.set_override(s, coach.id, day, [(9 * 60, 12 * 60)])
-        t = s.exec(select(AppointmentType).where(AppointmentType.coach_id == coach.id)).one()
+        t = s.exec(
+            select(AppointmentType).where(AppointmentType.coach_id == coach.id)
+        ).one()
         t.min_notice_min = 0
         s.add(t)
         conn = CalendarConnection(
@@ -35,7 +37,9 @@ def seed_live_coach(url: str, email: str, name: str) -> dict:
         )
         s.add(conn)
         s.flush()
-        sub = SubCalendar(connection_id=conn.id, remote_id="/work/", name="Work", pull=True)
+        sub = SubCalendar(
+            connection_id=conn.id, remote_id="/work/", name="Work", pull=True
+        )
         s.add(sub)
         s.flush()
         s.add(

@@ -14,7 +14,9 @@ def _open_day(page, day) -> None:
     page.get_by_role("button", name=f"{day:%a} {day.day} {day:%b}").click()
 
 
-def test_conflict_toggle_and_a_booking_change_open_pages_live(new_page, log_in, app_db_url):
+def test_conflict_toggle_and_a_booking_change_open_pages_live(
+    new_page, log_in, app_db_url
+):
     seeded = seed_live_coach(app_db_url, "live@example.com", "Liv Live")
     invitee = new_page(f"/book/{seeded['slug']}")
     slots = invitee.locator("#slot-list button")

@@ -1,0 +1,34 @@
+"""The provider-neutral sync engine: pull, push outbox, reconciliation, scheduler.
+
+No Reflex here. Modules:
+
+- ``providers``: connection → ``CalendarProvider`` (a registry of factories);
+- ``pull``: one sub-calendar into ``ExternalEvent`` rows (cursors, full
+  listings, recurrence expansion, deletions);
+- ``reconcile``: our pushed events seen in the push calendar (echoes,
+  external edits and deletions);
+- ``push``: the ``PushOutbox`` into the push calendar, crash-safe;
+- ``engine``: ``sync_connection`` (lease, phases, status, back-off);
+- ``scheduler``: ``sync_loop`` for a lifespan task, ``request_sync``;
+- ``hooks``: ``on_change`` listeners for live pages.
+"""
+
+from coach_app.sync.engine import SyncResult, sync_connection
+from coach_app.sync.hooks import on_change
+from coach_app.sync.providers import provider_for, register_provider
+from coach_app.sync.pull import on_pull_switch
+from coach_app.sync.push import on_push_switch, push_existing_appointments
+from coach_app.sync.scheduler import request_sync, sync_loop
+
+__all__ = [
+    "SyncResult",
+    "on_change",
+    "on_pull_switch",
+    "on_push_switch",
+    "provider_for",
+    "push_existing_appointments",
+    "register_provider",
+    "request_sync",
+    "sync_connection",
+    "sync_loop",
+]
