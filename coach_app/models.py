@@ -290,3 +290,41 @@ class CoachNotice(SQLModel, table=True):
     message: str = Field(max_length=1000)
     created_at: dt.datetime = _created()
     read_at: dt.datetime | None = _ts(nullable=True)
+
+
+class WatchChannel(SQLModel, table=True):
+    """A push-notification channel (Google ``events.watch``) for one sub-calendar.
+
+    ``channel_id`` and ``token`` are chosen by the app before the channel is
+    created, so a notification that arrives while ``watch`` is still being
+    answered is recognised; ``resource_id`` is "" until the provider named it.
+    The token only lets a caller trigger an early sync (notifications carry
+    no data), so it is stored as it is, like Google's own echo of it.
+    """
+
+    __tablename__ = "watch_channel"
+    id: int | None = Field(default=None, primary_key=True)
+    connection_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer,
+            sa.ForeignKey("calendar_connection.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        )
+    )
+    sub_calendar_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer,
+            sa.ForeignKey("sub_calendar.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        )
+    )
+    channel_id: str = Field(
+        sa_column=sa.Column(sa.String(64), nullable=False, unique=True)
+    )
+    resource_id: str = Field(default="", max_length=300)
+    token: str = Field(max_length=128)
+    address: str = Field(default="", max_length=2000)  # where notifications go
+    expires_at: dt.datetime = _ts()
+    created_at: dt.datetime = _created()

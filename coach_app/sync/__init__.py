@@ -10,9 +10,12 @@ No Reflex here. Modules:
 - ``push``: the ``PushOutbox`` into the push calendar, crash-safe;
 - ``engine``: ``sync_connection`` (lease, phases, status, back-off);
 - ``scheduler``: ``sync_loop`` for a lifespan task, ``request_sync``;
+- ``channels``: push-notification channels (Google ``events.watch``),
+  maintained by the engine; ``stop_channels`` for Disconnect;
 - ``hooks``: ``on_change`` listeners for live pages.
 """
 
+from coach_app.sync.channels import stop_channels
 from coach_app.sync.engine import SyncResult, sync_connection
 from coach_app.sync.hooks import on_change
 from coach_app.sync.providers import provider_for, register_provider
@@ -29,6 +32,7 @@ __all__ = [
     "push_existing_appointments",
     "register_provider",
     "request_sync",
+    "stop_channels",
     "sync_connection",
     "sync_loop",
 ]

@@ -14,7 +14,10 @@ worker's lease simply runs out. Status is written only by the lease holder.
 
 Phases: pull every relevant calendar (reconciling our pushed events in the
 push calendar's pull), push the due outbox, and, if events were created,
-pull the push calendar once more to consume their echo (see ``_run``).
+pull the push calendar once more to consume their echo (see ``_run``);
+finally create, renew or stop the connection's push-notification channels
+(``channels.maintain_channels``: a cheap check of their expiry, network
+only when one is missing or due).
 Transactions are short and never span network I/O: snapshot → (network) →
 write per calendar → (network) → write per pushed appointment → finish.
 
@@ -64,7 +67,7 @@ from coach_app.models import CalendarConnection, SubCalendar, SyncCursor, utcnow
 from coach_app.notify import messages
 from coach_app.notify.outbox import enqueue_message
 from coach_app.services import wakeups
-from coach_app.sync import hooks, snapshot
+from coach_app.sync import channels, hooks, snapshot
 from coach_app.sync.providers import UnknownProvider, provider_for
 from coach_app.sync.pull import PullOutcome, pull_calendar
 from coach_app.sync.push import PushOutcome, push_due
@@ -204,7 +207,7 @@ async def _run(
 
     provider = None
     try:
-        provider = provider_for(snap.connection)
+        provider = provider_for(snap.connection, url=url)
         for sub in snap.subs_to_sync():
             await checkpoint()
             try:
@@ -226,6 +229,10 @@ async def _run(
             # before our create, a later external deletion would go unseen.
             await checkpoint()
             report.add_pull(await pull_calendar(url, snap, push_sub, provider, clock()))
+        # Push-notification channels (Google): created, renewed or stopped
+        # here, by the lease holder; failures only cost the early wake-up.
+        await checkpoint()
+        await channels.maintain_channels(url, snap, provider, clock())
     except AuthError as exc:
         log.info("connection %s: credentials rejected: %s", connection_id, exc)
         report.auth_error = exc

@@ -16,6 +16,9 @@ for a connection being synced right now is kept and served once that sync
 ends, since the running one may have started before the change.
 
 Booking changes wake the loop through ``services.wakeups.on_coach_change``.
+Due push work does not override a connection-wide back-off (after a rate
+limit or an unreachable server, ``next_sync_at`` honours ``Retry-After``);
+an explicit ``request_sync`` ("Sync now") does.
 """
 
 from __future__ import annotations
@@ -111,6 +114,13 @@ def due_connections(
                 lease_free,
                 c.push_enabled.is_(True),
                 c.status != "reconnect",
+                # A connection-wide failure (rate limit, server down) backs
+                # off the whole connection: pending pushes wait for it too.
+                sa.or_(
+                    c.sync_failures == 0,
+                    c.next_sync_at.is_(None),
+                    c.next_sync_at <= now,
+                ),
                 o.done_at.is_(None),
                 o.next_attempt_at <= now,
             )

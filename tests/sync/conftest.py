@@ -87,6 +87,7 @@ def _environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     monkeypatch.delenv("COACH_APP_SECRET_KEYS", raising=False)
     monkeypatch.setenv("COACH_APP_URL_ALLOWLIST", "127.0.0.1")
     monkeypatch.delenv("COACH_APP_SYNC_INTERVAL", raising=False)
+    monkeypatch.delenv("COACH_APP_WEBHOOK_BASE_URL", raising=False)
     secrets.reset_keys()
     yield
     secrets.reset_keys()
@@ -94,7 +95,7 @@ def _environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
 
 @pytest.fixture(autouse=True)
 def _restore_provider_registry() -> Iterator[None]:
-    saved = {kind: providers._registry[kind] for kind in ("caldav", "icloud")}
+    saved = {kind: providers._registry[kind] for kind in ("caldav", "icloud", "google")}
     yield
     for kind, factory in saved.items():
         providers.register_provider(kind, factory)
@@ -121,12 +122,11 @@ def server(request: pytest.FixtureRequest) -> RunningServer:
 
 
 @dataclass
-class World:
-    """One coach, one connection, two fresh calendars on ``server``."""
+class AppWorld:
+    """One coach and one connection with a pull ("Work") and a push
+    ("Coach App") calendar: the app's side, whatever the provider."""
 
     url: str
-    server: RunningServer
-    admin: DavAdmin
     coach_id: int
     coach_email: str
     type_id: int
@@ -136,29 +136,10 @@ class World:
     push_sub_id: int
     pull_cal: str
     push_cal: str
-    created: list[str] = field(default_factory=list)
 
     async def sync(self, now: dt.datetime = NOW) -> SyncResult:
         return await sync_connection(self.connection_id, url=self.url, now=now)
 
-    # -- the outside world -------------------------------------------------
-    def put(self, name: str, ics: str, cal: str | None = None) -> str:
-        return self.admin.put((cal or self.pull_cal) + name, ics)
-
-    def delete(self, name: str, cal: str | None = None) -> None:
-        self.admin.delete((cal or self.pull_cal) + name)
-
-    def push_calendar_hrefs(self) -> list[str]:
-        return self.admin.list_hrefs(self.push_cal)
-
-    def push_calendar_body(self, href: str) -> str:
-        """The stored iCalendar text, folded lines joined."""
-        origin = self.server.base_url.rstrip("/")
-        response = self.admin.client.get(origin + href)
-        assert response.status_code == 200, response.status_code
-        return response.text.replace("\r\n ", "")  # unfolded
-
-    # -- the app ------------------------------------------------------------
     def slots(
         self, start: dt.datetime, end: dt.datetime, now: dt.datetime = NOW
     ) -> list[dt.datetime]:
@@ -247,6 +228,32 @@ class World:
             s.add(row)
 
 
+@dataclass
+class World(AppWorld):
+    """One coach, one connection, two fresh calendars on ``server``."""
+
+    server: RunningServer = field(kw_only=True)
+    admin: DavAdmin = field(kw_only=True)
+    created: list[str] = field(default_factory=list)
+
+    # -- the outside world -------------------------------------------------
+    def put(self, name: str, ics: str, cal: str | None = None) -> str:
+        return self.admin.put((cal or self.pull_cal) + name, ics)
+
+    def delete(self, name: str, cal: str | None = None) -> None:
+        self.admin.delete((cal or self.pull_cal) + name)
+
+    def push_calendar_hrefs(self) -> list[str]:
+        return self.admin.list_hrefs(self.push_cal)
+
+    def push_calendar_body(self, href: str) -> str:
+        """The stored iCalendar text, folded lines joined."""
+        origin = self.server.base_url.rstrip("/")
+        response = self.admin.client.get(origin + href)
+        assert response.status_code == 200, response.status_code
+        return response.text.replace("\r\n ", "")  # unfolded
+
+
 WorldFactory = Callable[..., World]
 
 
@@ -262,16 +269,19 @@ class Spy:
     """Wraps every provider the engine builds: records ``(method, calendar)``
     calls, and lets a test act before a call or replace/raise after it."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str = "caldav") -> None:
+        self.kind = kind
         self.calls: list[tuple[str, str]] = []
         self.before: Callable[[str, str], Awaitable[None]] | None = None
         self.after: Hook | None = None
-        self.factory: Callable[[CalendarConnection], CalendarProvider] = (
-            providers.caldav_provider
-        )
+        defaults: dict[str, Callable[[CalendarConnection], CalendarProvider]] = {
+            "caldav": providers.caldav_provider,
+            "google": providers.google_provider,
+        }
+        self.factory = defaults[kind]
 
     def install(self) -> None:
-        providers.register_provider("caldav", self._build)
+        providers.register_provider(self.kind, self._build)
 
     def _build(self, connection: CalendarConnection) -> CalendarProvider:
         return _SpyProvider(self, self.factory(connection))  # type: ignore[return-value]

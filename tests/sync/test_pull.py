@@ -13,12 +13,12 @@ from coach_app.models import SyncCursor
 from coach_app.services import calendar_view
 from coach_app.sync.pull import on_pull_switch
 
-from .conftest import NOW, Spy, World, WorldFactory, at, calendar, vevent
+from .conftest import NOW, AppWorld, Spy, World, WorldFactory, at, calendar, vevent
 
 TUESDAY = (at(8, 0), at(9, 0))
 
 
-def labels(world: World, monday: dt.date = dt.date(2030, 1, 7)) -> list[tuple]:
+def labels(world: AppWorld, monday: dt.date = dt.date(2030, 1, 7)) -> list[tuple]:
     """What the coach's calendar page shows for external events."""
     with session_scope(world.url) as s:
         _, days = calendar_view.week_items(s, world.coach_id, monday)
