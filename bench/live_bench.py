@@ -52,6 +52,8 @@ def main() -> None:
     parser.add_argument("--toggles", type=int, default=30)
     parser.add_argument("--fanout-pages", type=int, default=50)
     parser.add_argument("--fanout-toggles", type=int, default=10)
+    parser.add_argument("--sync-rounds", type=int, default=10)
+    parser.add_argument("--skip-sync", action="store_true")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="coach-live-bench-"))
@@ -156,7 +158,135 @@ def main() -> None:
             f"  p50 {statistics.median(fan):.0f} ms   p95 {pct(fan, 0.95):.0f} ms"
             f"   max {max(fan):.0f} ms   (target p95 <= 1500 ms)"
         )
+        if not args.skip_sync:
+            sync_times = measure_sync(browser, base, url, tmp, args.sync_rounds)
+            print(f"Sync now -> slot gone, {len(sync_times)} rounds against Radicale:")
+            print(
+                f"  p50 {statistics.median(sync_times):.0f} ms   max {max(sync_times):.0f} ms"
+                "   (target: gone within 2000 ms)"
+            )
         browser.close()
+
+
+def measure_sync(browser, base: str, url: str, tmp: Path, rounds: int) -> list[float]:
+    """A busy event is added in the external calendar (Radicale), the coach
+    clicks Sync now; time from the click to the slot vanishing on an open
+    booking page. Each round adds the event, then removes it again."""
+    import asyncio
+    import concurrent.futures
+    import datetime as dt
+
+    import httpx
+    import sqlalchemy as sa
+    from playwright.sync_api import expect
+    from providers.servers import start_radicale
+    from sqlmodel import select
+
+    from coach_app.db import session_scope
+    from coach_app.models import AppointmentType, WorkingHours
+    from coach_app.services import auth, connections, schedule
+
+    os.environ["COACH_APP_URL_ALLOWLIST"] = "127.0.0.1"
+    (tmp / "radicale").mkdir()
+    server = start_radicale(tmp / "radicale")
+    try:
+        admin = server.admin()
+        work, push = server.home_url + "work/", server.home_url + "push/"
+        admin.mkcalendar(work, "Work")
+        admin.mkcalendar(push, "Push")
+        admin.close()
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            found = pool.submit(
+                asyncio.run,
+                connections.probe(
+                    "caldav", server.base_url, server.username, server.password
+                ),
+            ).result()
+        ids = {c.name: c.id for c in found.calendars}
+        day = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=2)
+        nine = dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC)
+        with session_scope(url) as s:
+            coach = auth.sign_up(
+                s, "sync-bench@example.com", "live-password", "Sync Bench", "UTC"
+            )
+            s.exec(sa.delete(WorkingHours).where(WorkingHours.coach_id == coach.id))
+            schedule.set_override(s, coach.id, day, [(9 * 60, 12 * 60)])
+            t = s.exec(
+                select(AppointmentType).where(AppointmentType.coach_id == coach.id)
+            ).one()
+            t.min_notice_min = 0
+            s.add(t)
+            connections.save(
+                s,
+                coach.id,
+                "caldav",
+                found,
+                server.username,
+                server.password,
+                [ids["Work"]],
+                ids["Push"],
+                True,
+            )
+            slug = coach.slug
+        ctx = browser.new_context()
+        coach_page = ctx.new_page()
+        coach_page.goto(f"{base}/login")
+        expect(coach_page.locator("#token")).not_to_have_value("", timeout=60_000)
+        coach_page.get_by_label("Email").fill("sync-bench@example.com")
+        coach_page.get_by_label("Password").fill("live-password")
+        coach_page.get_by_role("button", name="Log in").click()
+        expect(
+            coach_page.get_by_role("heading", name="Welcome, Sync Bench")
+        ).to_be_visible()
+        coach_page.goto(f"{base}/settings?tab=integrations")
+        button = coach_page.locator(".sync-now")
+        expect(button).to_be_visible()
+        button.evaluate(CLICK_JS)
+        invitee = browser.new_context().new_page()
+        invitee.goto(f"{base}/book/{slug}")
+        expect(invitee.locator("#token")).not_to_have_value("", timeout=60_000)
+        invitee.get_by_role("button", name=f"{day:%a} {day.day} {day:%b}").click()
+        expect(invitee.locator("#slot-list button")).to_have_count(5, timeout=30_000)
+        invitee.evaluate(WATCH_JS)
+        client = httpx.Client(auth=(server.username, server.password), timeout=30)
+        times: list[float] = []
+        for i in range(rounds):
+            href = f"{work}busy-{i}.ics"
+            start = nine + dt.timedelta(minutes=30 * (i % 5))
+            fmt = "%Y%m%dT%H%M%SZ"
+            body = (
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Bench//EN\r\nBEGIN:VEVENT\r\n"
+                f"UID:busy-{i}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:{start:{fmt}}\r\n"
+                f"DTEND:{start + dt.timedelta(minutes=30):{fmt}}\r\nSUMMARY:Busy {i}\r\n"
+                "END:VEVENT\r\nEND:VCALENDAR\r\n"
+            )
+            assert client.put(
+                href, content=body, headers={"Content-Type": "text/calendar"}
+            ).status_code in (201, 204)
+            invitee.evaluate("() => { window.__changes = []; }")
+            clicks_before = coach_page.evaluate("() => window.__clicks.length")
+            button.click()
+            invitee.wait_for_function(
+                "() => window.__changes.some(c => c.n === 4)", timeout=30_000
+            )
+            clicked = coach_page.evaluate(f"() => window.__clicks[{clicks_before}]")
+            gone = invitee.evaluate("() => window.__changes.find(c => c.n === 4).t")
+            times.append(gone - clicked)
+            client.delete(href)
+            expect(coach_page.locator(".sync-now")).to_have_text(
+                "Sync now", timeout=30_000
+            )
+            button.click()
+            invitee.wait_for_function(
+                "() => document.querySelectorAll('#slot-list button').length === 5",
+                timeout=30_000,
+            )
+            expect(coach_page.locator(".sync-now")).to_have_text(
+                "Sync now", timeout=30_000
+            )
+        return times
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from coach_app.pages import (  # noqa: F401
     calendar,
     home,
     login,
+    oauth_google,
     settings,
     signup,
 )

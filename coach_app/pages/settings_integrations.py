@@ -3,12 +3,24 @@
 Wizard steps: provider → credentials (+ terms) → sub-calendars (pull any
 number, push exactly one) → Connect → success. The password travels once from
 the form into a backend-only variable and is never sent back to the browser.
+
+Google has no password step: "Continue with Google" keeps the sign-in's
+one-time ``state`` and PKCE ``code_verifier`` in ``_google_sign_ins``
+(backend-only, keyed by ``state``, one use, ten minutes) and sends the browser
+to Google's consent page. Google sends it back to ``/oauth/google/callback``
+(``pages/oauth_google.py``), whose State takes that entry out again, trades
+the code for tokens in a background event and hands the calendars to this
+State (``_show_google_calendars``): the wizard then continues here at
+"choose calendars", in this browser's own backend state; the tokens stay in
+``_probe`` (backend-only) until Connect encrypts them into the database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
+import time
 from zoneinfo import ZoneInfo
 
 import reflex as rx
@@ -20,11 +32,13 @@ from coach_app.models import Coach
 from coach_app.services import connections, wakeups
 from coach_app.services.errors import UserError
 from coach_app.state import AuthState
+from coach_app.sync import stop_channels
 from coach_app.sync.engine import sync_connection
 from coach_app.sync.pull import on_pull_switch
 from coach_app.sync.push import on_push_switch, push_existing_appointments
 from coach_app.sync.scheduler import request_sync
 
+log = logging.getLogger(__name__)
 _PRESETS = connections.CALDAV_PRESETS
 
 
@@ -71,6 +85,7 @@ def _when(value: dt.datetime | None, zone: ZoneInfo) -> str:
 
 
 _LABELS = {c.key: c.label for c in connections.PROVIDER_CHOICES}
+_MAX_GOOGLE_SIGN_INS = 5  # started sign-ins kept per browser tab
 
 
 async def _sync_when_free(connection_id: int, patience: float = 120.0) -> None:
@@ -101,8 +116,12 @@ class IntegrationsState(AuthState):
     editing_id: int = 0
     syncing_id: int = 0
     syncs_finished: int = 0  # lets a page (and a test) see that a Sync now ended
+    google_account: str = ""  # the Google email being connected (not a secret)
+    redirecting: bool = False
     _password: str = ""
     _probe: connections.Probe | None = None
+    _probe_coach_id: int = 0
+    _google_sign_ins: dict[str, connections.GoogleSignIn] = {}
 
     def _reload(self, coach_id: int) -> None:
         with session_scope() as s:
@@ -136,6 +155,7 @@ class IntegrationsState(AuthState):
 
     @rx.event
     def load(self):
+        self.redirecting = False  # back from Google's page (e.g. with Back)
         coach_id = self._coach_id()
         if coach_id is not None:
             self._reload(coach_id)
@@ -144,7 +164,7 @@ class IntegrationsState(AuthState):
     def providers(self) -> list[ProviderOption]:
         return [
             ProviderOption(key=c.key, label=c.label, available=c.available)
-            for c in connections.PROVIDER_CHOICES
+            for c in connections.provider_choices()
         ]
 
     @rx.var
@@ -171,12 +191,13 @@ class IntegrationsState(AuthState):
 
     def _reset_wizard(self) -> None:
         self.step = self.kind = self.username = self.server_url = self.push_id = ""
-        self.error = self.success = ""
-        self.agreed = self.checking = False
+        self.error = self.success = self.google_account = ""
+        self.agreed = self.checking = self.redirecting = False
         self.found_calendars = []
         self.pull_ids = []
         self._password = ""
         self._probe = None
+        self._probe_coach_id = 0
 
     @rx.event
     def close_wizard(self):
@@ -184,12 +205,74 @@ class IntegrationsState(AuthState):
 
     @rx.event
     def choose_provider(self, kind: str):
-        if kind not in _PRESETS:
+        available = {c.key for c in connections.provider_choices() if c.available}
+        if kind not in available:
             self.error = "That calendar service is coming soon."
             return
         self.kind = kind
         self.error = ""
         self.step = "credentials"
+
+    # -- Google: consent in Google's page, back through /oauth/google/callback --
+
+    @rx.event
+    async def continue_with_google(self):
+        coach_id = self._coach_id()
+        if coach_id is None:
+            return rx.redirect("/login")
+        if not self.agreed:
+            self.error = "Please agree to the Terms of Service and Privacy Policy."
+            return
+        try:
+            url, sign_in = await connections.begin_google(
+                coach_id, self.router.url.origin
+            )
+        except UserError as exc:
+            self.error = str(exc)
+            return
+        now = time.time()
+        kept = {k: v for k, v in self._google_sign_ins.items() if not v.expired(now)}
+        kept[sign_in.state] = sign_in
+        # The newest few only: a tab cannot pile up sign-ins.
+        self._google_sign_ins = dict(list(kept.items())[-_MAX_GOOGLE_SIGN_INS:])
+        self.error = ""
+        self.redirecting = True
+        return rx.redirect(url)
+
+    def _take_google_sign_in(
+        self, state: str, coach_id: int
+    ) -> connections.GoogleSignIn | None:
+        """The sign-in this browser started with ``state``, removed (one use).
+
+        None for an unknown (forged), used (replayed) or expired ``state``, or
+        one another coach started in this browser.
+        """
+        if not state:
+            return None
+        sign_ins = dict(self._google_sign_ins)
+        sign_in = sign_ins.pop(state, None)
+        self._google_sign_ins = sign_ins
+        if sign_in is None or sign_in.expired() or sign_in.coach_id != coach_id:
+            return None
+        return sign_in
+
+    def _show_google_calendars(
+        self, coach_id: int, found: connections.GoogleProbe
+    ) -> None:
+        """Continue the wizard at "choose calendars" with a consented account."""
+        self._reset_wizard()
+        self.kind = connections.GOOGLE
+        self.agreed = True  # a sign-in starts only after agreeing
+        self.google_account = found.email
+        self._probe = found
+        self._probe_coach_id = coach_id
+        self.found_calendars = [
+            CalendarOption(id=c.id, name=c.name or c.id, can_write=c.can_write)
+            for c in found.calendars
+        ]
+        writable = [c.id for c in found.calendars if c.can_write]
+        self.push_id = writable[0] if len(writable) == 1 else ""
+        self.step = "calendars"
 
     @rx.event
     def set_agreed(self, value: bool):
@@ -253,17 +336,31 @@ class IntegrationsState(AuthState):
             if self._probe is None:
                 raise UserError("Please start again: the account details were lost.")
             with session_scope() as s:
-                row = connections.save(
-                    s,
-                    coach_id,
-                    self.kind,
-                    self._probe,
-                    self.username,
-                    self._password,
-                    list(self.pull_ids),
-                    self.push_id,
-                    self.agreed,
-                )
+                if isinstance(self._probe, connections.GoogleProbe):
+                    if self._probe_coach_id != coach_id:
+                        raise UserError(
+                            "Please start again: the account details were lost."
+                        )
+                    row = connections.save_google(
+                        s,
+                        coach_id,
+                        self._probe,
+                        list(self.pull_ids),
+                        self.push_id,
+                        self.agreed,
+                    )
+                else:
+                    row = connections.save(
+                        s,
+                        coach_id,
+                        self.kind,
+                        self._probe,
+                        self.username,
+                        self._password,
+                        list(self.pull_ids),
+                        self.push_id,
+                        self.agreed,
+                    )
                 label = _LABELS.get(row.provider, row.provider)
                 connection_id = row.id
                 # Appointments booked before connecting go to the push calendar too.
@@ -296,17 +393,37 @@ class IntegrationsState(AuthState):
         self._reload(coach_id)
         wakeups.coach_changed(coach_id)
 
-    @rx.event
-    def disconnect(self, connection_id: int):
+    @rx.event(background=True)
+    async def disconnect(self, connection_id: int):
+        connection_id = int(connection_id)
+        async with self:
+            coach_id = self._coach_id()
+            if coach_id is None:
+                return
+            try:
+                with session_scope() as s:
+                    row = connections.owned(s, coach_id, connection_id)
+                    provider, secret = row.provider, row.secret_encrypted
+            except UserError as exc:
+                self.error = str(exc)
+                return
+        # Stop push channels and revoke the grant while the tokens still work;
+        # both are best effort: the account is forgotten here either way.
         try:
-            coach_id = self._require_coach_id()
-            with session_scope() as s:
-                connections.disconnect(s, coach_id, int(connection_id))
-        except UserError as exc:
-            self.error = str(exc)
-            return
-        self.success = "Calendar disconnected."
-        self._reload(coach_id)
+            await stop_channels(connection_id)
+        except Exception as exc:
+            log.warning("stopping channels of %s failed: %s", connection_id, exc)
+        if provider == "google":
+            await connections.revoke_google(secret)
+        async with self:
+            try:
+                with session_scope() as s:
+                    connections.disconnect(s, coach_id, connection_id)
+            except UserError as exc:
+                self.error = str(exc)
+                return
+            self.success = "Calendar disconnected."
+            self._reload(coach_id)
         wakeups.coach_changed(coach_id)
 
     @rx.event(background=True)
@@ -461,6 +578,44 @@ def _credentials_step() -> rx.Component:
     )
 
 
+def _google_step() -> rx.Component:
+    return rx.vstack(
+        rx.text(
+            "Coach App will send you to Google. Sign in there and choose Allow: "
+            "Coach App may then see your calendars (busy times block your "
+            "booking page) and add, change and remove the appointments it puts "
+            "into the one calendar you choose next. Your Google password is "
+            "never shown to Coach App.",
+            size="2",
+        ),
+        rx.hstack(
+            rx.checkbox(
+                "I agree to the Terms of Service and Privacy Policy",
+                checked=IntegrationsState.agreed,
+                on_change=IntegrationsState.set_agreed,
+            ),
+        ),
+        rx.hstack(
+            rx.button(
+                "Continue with Google",
+                type="button",
+                loading=IntegrationsState.redirecting,
+                on_click=IntegrationsState.continue_with_google,
+                id="continue-with-google",
+            ),
+            rx.button(
+                "Back",
+                type="button",
+                variant="soft",
+                on_click=IntegrationsState.start_wizard,
+            ),
+        ),
+        spacing="2",
+        width="100%",
+        max_width="520px",
+    )
+
+
 def _calendar_choice(c: CalendarOption) -> rx.Component:
     return rx.table.row(
         rx.table.cell(c.name),
@@ -489,6 +644,15 @@ def _calendar_choice(c: CalendarOption) -> rx.Component:
 
 def _calendars_step() -> rx.Component:
     return rx.vstack(
+        rx.cond(
+            IntegrationsState.google_account != "",
+            rx.text(
+                "Google account: ",
+                rx.text.strong(IntegrationsState.google_account),
+                size="2",
+                id="google-account",
+            ),
+        ),
         rx.text(
             "Pull: busy times from these calendars block your booking page "
             "(tick any number). Push: your appointments are added to this one "
@@ -714,7 +878,14 @@ def integrations_tab() -> rx.Component:
                     rx.match(
                         IntegrationsState.step,
                         ("provider", _provider_step()),
-                        ("credentials", _credentials_step()),
+                        (
+                            "credentials",
+                            rx.cond(
+                                IntegrationsState.kind == "google",
+                                _google_step(),
+                                _credentials_step(),
+                            ),
+                        ),
                         ("calendars", _calendars_step()),
                         rx.fragment(),
                     ),

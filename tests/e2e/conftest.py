@@ -18,11 +18,15 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from coach_app.migrations import upgrade
+
+if TYPE_CHECKING:
+    from sandbox.google import GoogleSandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -104,8 +108,27 @@ def smtp_inbox() -> Iterator[_Inbox]:
     controller.stop()
 
 
+GOOGLE_CALLBACK_PATH = "/oauth/google/callback"
+
+
 @pytest.fixture(scope="session")
-def coach_app_harness(app_db_url, tmp_path_factory, reflex_errors, smtp_inbox):
+def google_sandbox() -> Iterator[GoogleSandbox]:
+    """The Google sandbox (OAuth + Calendar API) on loopback; the app's
+    ``COACH_APP_GOOGLE_*`` variables point at it before the harness starts.
+    The harness registers its exact redirect URI once its port is known."""
+    from sandbox.google import start_google_sandbox
+
+    sandbox = start_google_sandbox()
+    os.environ.update(sandbox.env())
+    os.environ.pop("COACH_APP_PUBLIC_URL", None)  # the browser's origin is used
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture(scope="session")
+def coach_app_harness(
+    app_db_url, tmp_path_factory, reflex_errors, smtp_inbox, google_sandbox
+):
     from reflex.testing import AppHarness
 
     bin_dir = str(Path(sys.executable).parent)
@@ -115,6 +138,11 @@ def coach_app_harness(app_db_url, tmp_path_factory, reflex_errors, smtp_inbox):
     os.environ["REFLEX_DB_URL"] = app_db_url
     os.environ["COACH_APP_KEY_FILE"] = str(tmp_path_factory.mktemp("keys") / "k")
     with AppHarness.create(root=ROOT, app_name="coach_app") as harness:
+        google_sandbox.state.add_client(
+            google_sandbox.client_id,
+            google_sandbox.client_secret,
+            [harness.frontend_url.rstrip("/") + GOOGLE_CALLBACK_PATH],
+        )
         yield harness
 
 

@@ -15,6 +15,7 @@ from coach_app.models import (
     SubCalendar,
     WorkingHours,
 )
+from coach_app.security.secrets import encrypt
 from coach_app.services import auth, schedule
 
 
@@ -32,8 +33,15 @@ def seed_live_coach(url: str, email: str, name: str) -> dict:
         ).one()
         t.min_notice_min = 0
         s.add(t)
+        # A server that is never reached: its syncs fail and are reported as
+        # such, while the seeded busy event stays, as after any failed sync.
         conn = CalendarConnection(
-            coach_id=coach.id, provider="caldav", account_label="Seeded account"
+            coach_id=coach.id,
+            provider="caldav",
+            account_label="Seeded account",
+            server_url="http://127.0.0.1:9/",
+            username="seeded",
+            secret_encrypted=encrypt("seeded"),
         )
         s.add(conn)
         s.flush()

@@ -33,7 +33,7 @@ def test_icloud_wizard_connects_two_pull_calendars_and_one_push(
     expect(page.get_by_text("No calendar is connected yet.")).to_be_visible()
 
     page.get_by_role("button", name="Connect to Calendar").click()
-    expect(page.get_by_role("button", name="Google (coming soon)")).to_be_disabled()
+    expect(page.get_by_role("button", name="Office 365 (coming soon)")).to_be_disabled()
     page.get_by_role("button", name="iCloud", exact=True).click()
 
     help_box = page.locator("#app-password-help")
