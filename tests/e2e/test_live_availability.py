@@ -68,3 +68,28 @@ def test_selected_slot_taken_meanwhile_shows_a_notice(new_page, app_db_url):
     )
     expect(first.get_by_label("Your name")).to_have_count(0)
     expect(first.locator("#slot-list button")).to_have_text(["09:30"])
+
+
+def test_one_change_is_computed_once_however_many_pages_are_open(
+    new_page, log_in, app_db_url
+):
+    from coach_app import live
+
+    seeded = seed_live_coach(app_db_url, "share@example.com", "Sha Red")
+    pages = [new_page(f"/book/{seeded['slug']}") for _ in range(4)]
+    for page in pages:
+        _open_day(page, seeded["day"])
+        expect(page.locator("#slot-list button")).to_have_text(
+            ["09:30", "10:00", "10:30", "11:00"]
+        )
+    coach = log_in("share@example.com", "live-password")
+    coach.goto(coach.url.rstrip("/") + "/settings?tab=integrations")
+    toggle = coach.get_by_role("switch", name="Check Calendar for Conflicts")
+    expect(toggle).to_have_attribute("aria-checked", "true")
+    before = live.recompute_count.get(seeded["coach_id"], 0)
+    toggle.click()
+    for page in pages:
+        expect(page.locator("#slot-list button")).to_have_text(
+            ["09:00", "09:30", "10:00", "10:30", "11:00"]
+        )
+    assert live.recompute_count.get(seeded["coach_id"], 0) - before == 1
