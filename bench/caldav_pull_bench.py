@@ -29,8 +29,11 @@ from pathlib import Path
 import caldav
 import httpx
 
-from coach_app.calendars.caldav import CalDAVProvider, davxml
-from tests.providers.servers import RunningServer, start_radicale
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "tests")]
+
+from providers.servers import RunningServer, start_radicale  # noqa: E402
+
+from coach_app.calendars.caldav import CalDAVProvider, davxml  # noqa: E402
 
 LOOPBACK = frozenset({"127.0.0.1"})
 # Radicale answers a cold 10k-item read only after reading every item; on a
