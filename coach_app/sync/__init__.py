@@ -11,13 +11,14 @@ No Reflex here. Modules:
 - ``engine``: ``sync_connection`` (lease, phases, status, back-off);
 - ``scheduler``: ``sync_loop`` for a lifespan task, ``request_sync``;
 - ``channels``: push-notification channels (Google ``events.watch``),
-  maintained by the engine; ``stop_channels`` for Disconnect;
-- ``hooks``: ``on_change`` listeners for live pages.
+  maintained by the engine; ``stop_channels`` for Disconnect.
+
+A sync that changed pulled events or appointments announces it through
+``services.wakeups.coach_changed`` like every other change.
 """
 
 from coach_app.sync.channels import stop_channels
 from coach_app.sync.engine import SyncResult, sync_connection
-from coach_app.sync.hooks import on_change
 from coach_app.sync.providers import provider_for, register_provider
 from coach_app.sync.pull import on_pull_switch
 from coach_app.sync.push import on_push_switch, push_existing_appointments
@@ -25,7 +26,6 @@ from coach_app.sync.scheduler import request_sync, sync_loop
 
 __all__ = [
     "SyncResult",
-    "on_change",
     "on_pull_switch",
     "on_push_switch",
     "provider_for",

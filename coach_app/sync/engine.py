@@ -67,7 +67,7 @@ from coach_app.models import CalendarConnection, SubCalendar, SyncCursor, utcnow
 from coach_app.notify import messages
 from coach_app.notify.outbox import enqueue_message
 from coach_app.services import wakeups
-from coach_app.sync import channels, hooks, snapshot
+from coach_app.sync import channels, snapshot
 from coach_app.sync.providers import UnknownProvider, provider_for
 from coach_app.sync.pull import PullOutcome, pull_calendar
 from coach_app.sync.push import PushOutcome, push_due
@@ -182,11 +182,7 @@ async def sync_connection(
         return SyncResult(connection_id, ran=True)
     result = await asyncio.to_thread(_finish, url, snap, owner, report, clock())
     if result.events_changed or result.appointments_changed:
-        try:
-            wakeups.coach_changed(snap.coach_id)  # live booking and calendar pages
-        except Exception:
-            log.exception("coach-change listeners failed after a sync")
-        hooks.changed(snap.coach_id)
+        wakeups.coach_changed(snap.coach_id)  # live pages, push wake-up
     return result
 
 
