@@ -64,6 +64,7 @@ from coach_app.models import EmailOutbox, utcnow
 from coach_app.notify import wakeup
 from coach_app.notify.ics import ics_method
 from coach_app.notify.wakeup import kick, wake_delivery
+from coach_app.wake import wait_woken
 
 __all__ = [
     "BACKOFF_BASE",
@@ -477,21 +478,6 @@ def deliver_due(
 # --- the loop ------------------------------------------------------------------
 
 
-async def _wait(
-    kicked: asyncio.Event, stop: asyncio.Event | None, interval: float
-) -> None:
-    waiters = [asyncio.ensure_future(kicked.wait())]
-    if stop is not None:
-        waiters.append(asyncio.ensure_future(stop.wait()))
-    try:
-        await asyncio.wait(
-            waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED
-        )
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-
-
 async def delivery_loop(
     stop: asyncio.Event | None = None,
     interval: float = 5.0,
@@ -519,6 +505,6 @@ async def delivery_loop(
                 sent = 0
             if sent >= limit:  # a full batch: more may be waiting
                 continue
-            await _wait(kicked, stop, interval)
+            await wait_woken(kicked, stop, interval)
     finally:
         wakeup.unregister(loop, kicked)

@@ -35,6 +35,7 @@ from coach_app.db import session_scope
 from coach_app.models import CalendarConnection, PushOutbox, utcnow
 from coach_app.services import wakeups
 from coach_app.sync.engine import SyncResult, sync_connection
+from coach_app.wake import Waker, wait_woken
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ DEFAULT_LOOP_INTERVAL = 5.0
 DEFAULT_CONCURRENCY = 4
 
 _lock = threading.Lock()
-_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+_waker = Waker()
 _requested: dict[int, None] = {}  # ordered set
 
 
@@ -55,21 +56,7 @@ def request_sync(connection_id: int) -> None:
 
 def wake_sync() -> None:
     """Make every running sync loop of this process look for work now."""
-    with _lock:
-        waiters = list(_waiters)
-    try:
-        current = asyncio.get_running_loop()
-    except RuntimeError:
-        current = None
-    for loop, event in waiters:
-        if loop is current:
-            event.set()
-            continue
-        try:
-            loop.call_soon_threadsafe(event.set)
-        except RuntimeError:  # that loop has closed
-            with _lock:
-                _waiters.discard((loop, event))
+    _waker.wake()
 
 
 def _on_coach_change(_coach_id: int) -> None:
@@ -158,21 +145,6 @@ async def _sync_quietly(connection_id: int, url: str | None) -> None:
         log.exception("sync of connection %s failed", connection_id)
 
 
-async def _wait(
-    kicked: asyncio.Event, stop: asyncio.Event | None, timeout: float
-) -> None:
-    waiters = [asyncio.ensure_future(kicked.wait())]
-    if stop is not None:
-        waiters.append(asyncio.ensure_future(stop.wait()))
-    try:
-        await asyncio.wait(
-            waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-
-
 async def sync_loop(
     stop: asyncio.Event | None = None,
     interval: float = DEFAULT_LOOP_INTERVAL,
@@ -183,8 +155,7 @@ async def sync_loop(
     """Sync due connections until ``stop`` is set or the task is cancelled."""
     loop = asyncio.get_running_loop()
     kicked = asyncio.Event()
-    with _lock:
-        _waiters.add((loop, kicked))
+    _waker.register(loop, kicked)
     running: dict[int, asyncio.Task[None]] = {}
 
     def finished(connection_id: int) -> None:
@@ -210,10 +181,9 @@ async def sync_loop(
                 running[connection_id] = task
                 task.add_done_callback(lambda _t, cid=connection_id: finished(cid))
             _put_back(waiting)
-            await _wait(kicked, stop, interval)
+            await wait_woken(kicked, stop, interval)
     finally:
-        with _lock:
-            _waiters.discard((loop, kicked))
+        _waker.unregister(loop, kicked)
         for task in running.values():
             task.cancel()
         if running:
