@@ -248,12 +248,9 @@ def set_switch(
     if switch not in SWITCHES:
         raise UserError("Unknown setting.")
     row = owned(session, coach_id, connection_id)
-    if switch == "pull_enabled" and value and not row.pull_enabled:
-        # Back on: start from a full listing, so nothing missed while off is lost.
-        sub_ids = select(SubCalendar.id).where(SubCalendar.connection_id == row.id)
-        session.exec(
-            sa.delete(SyncCursor).where(SyncCursor.sub_calendar_id.in_(sub_ids))
-        )
+    # What the pull and push switches set in motion (full resync, catching up
+    # the push calendar) is the sync engine's: sync.pull.on_pull_switch and
+    # sync.push.on_push_switch, called by the page in this same transaction.
     setattr(row, switch, bool(value))
     session.add(row)
     session.flush()
