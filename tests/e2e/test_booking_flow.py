@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from sqlmodel import select
 
 from coach_app.db import session_scope
-from coach_app.models import Appointment
+from coach_app.models import Appointment, Client
 from coach_app.services import auth
 
 pytestmark = pytest.mark.e2e
@@ -49,7 +49,9 @@ def test_invitee_books_coach_sees_it_and_cancelling_emails_client(
 
     with session_scope(app_db_url) as s:
         appt = s.exec(
-            select(Appointment).where(Appointment.status == "confirmed")
+            select(Appointment)
+            .join(Client, Client.id == Appointment.client_id)
+            .where(Appointment.status == "confirmed", Client.email == "ivy@example.com")
         ).one()
     local = appt.start.astimezone(ZoneInfo(INVITEE_ZONE))
     assert f"{local:%H:%M}" == slot_time
