@@ -21,20 +21,23 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from reflex.istate.manager.token import BaseStateToken
 
 from coach_app.db import session_scope
-from coach_app.models import AppointmentType, Coach, utcnow
+from coach_app.models import Coach, utcnow
 from coach_app.services import availability, wakeups
+from coach_app.services.appointment_types import list_types
 
 log = logging.getLogger(__name__)
 
 SlotsByType = dict[int, list[dt.datetime]]
-# kind -> (state class, apply(state, coach_id, slots_by_type)) registered by pages
+# kind -> (state class, apply(state, coach_id, offer)) registered by pages
 _appliers: dict[str, tuple[type, Callable[..., Any]]] = {}
 _viewers: dict[str, dict[int, set[str]]] = {}
+_watching: dict[str, tuple[str, int]] = {}  # token -> what it shows now
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
 _app: Any = None
@@ -53,10 +56,11 @@ def watch(kind: str, coach_id: int, token: str) -> None:
     if not token:
         return
     with _lock:
-        for coaches in _viewers.values():
-            for tokens in coaches.values():
-                tokens.discard(token)
+        previous = _watching.get(token)
+        if previous is not None:
+            _viewers[previous[0]][previous[1]].discard(token)
         _viewers.setdefault(kind, {}).setdefault(coach_id, set()).add(token)
+        _watching[token] = (kind, coach_id)
 
 
 def _viewer_tokens(kind: str, coach_id: int) -> list[str]:
@@ -67,6 +71,8 @@ def _viewer_tokens(kind: str, coach_id: int) -> list[str]:
 def _forget(kind: str, coach_id: int, token: str) -> None:
     with _lock:
         _viewers.get(kind, {}).get(coach_id, set()).discard(token)
+        if _watching.get(token) == (kind, coach_id):
+            del _watching[token]
 
 
 def notify(coach_id: int) -> None:
@@ -99,18 +105,29 @@ async def _refresh_loop(coach_id: int) -> None:
         _running.pop(coach_id, None)
 
 
-def compute_slots(coach_id: int, now: dt.datetime | None = None) -> SlotsByType:
+@dataclass(frozen=True)
+class Offer:
+    """What every open booking page of one coach shows, computed once."""
+
+    coach_name: str
+    types: list[tuple[int, str, int]]  # (id, name, duration) of offered types
+    slots: SlotsByType
+
+
+def compute_offer(coach_id: int, now: dt.datetime | None = None) -> Offer | None:
     """Open slots of every offered type of the coach, over each type's horizon."""
     now = now or utcnow()
     recompute_count[coach_id] = recompute_count.get(coach_id, 0) + 1
     with session_scope() as s:
         coach = s.get(Coach, coach_id)
         if coach is None:
-            return {}
-        types = [
-            t for t in s.query(AppointmentType).filter_by(coach_id=coach_id) if t.active
-        ]
-        return {t.id: availability.slots(s, coach, t, now) for t in types}  # type: ignore[misc]
+            return None
+        types = [t for t in list_types(s, coach_id) if t.active]
+        return Offer(
+            coach_name=coach.display_name,
+            types=[(t.id, t.name, t.duration_min) for t in types],  # type: ignore[misc]
+            slots={t.id: availability.slots(s, coach, t, now) for t in types},  # type: ignore[misc]
+        )
 
 
 async def _is_connected(token: str) -> bool:
@@ -121,16 +138,18 @@ async def _is_connected(token: str) -> bool:
 
 
 async def refresh(coach_id: int) -> None:
-    slots: SlotsByType | None = None
+    offer: Offer | None = None
     for kind, (state_cls, apply) in _appliers.items():
         tokens = _viewer_tokens(kind, coach_id)
         if not tokens:
             continue
-        if kind == "book" and slots is None:
-            slots = await asyncio.to_thread(compute_slots, coach_id)
+        if kind == "book" and offer is None:
+            offer = await asyncio.to_thread(compute_offer, coach_id)
+            if offer is None:  # the coach is gone
+                return
 
         async def push(
-            token: str, state_cls=state_cls, apply=apply, kind=kind, slots=slots
+            token: str, state_cls=state_cls, apply=apply, kind=kind, offer=offer
         ) -> None:
             if not await _is_connected(token):
                 _forget(kind, coach_id, token)
@@ -139,7 +158,7 @@ async def refresh(coach_id: int) -> None:
                 BaseStateToken(ident=token, cls=state_cls)
             ) as root:
                 state = await root.get_state(state_cls)
-                apply(state, coach_id, slots)
+                apply(state, coach_id, offer)
 
         results = await asyncio.gather(
             *(push(t) for t in tokens), return_exceptions=True

@@ -69,9 +69,9 @@ class BookState(rx.State):
         parts = [p for p in self.router.url.path.split("/") if p]
         return parts[1] if len(parts) >= 2 and parts[0] == "book" else ""
 
-    def _refresh(self, precomputed: dict[int, list[dt.datetime]] | None = None) -> None:
-        """Recompute open slots (or take them from a live push) and keep the
-        invitee's choices that are still valid."""
+    def _refresh(self) -> None:
+        """Recompute open slots of the chosen type and keep the invitee's
+        choices that are still valid."""
         with session_scope() as s:
             try:
                 coach = booking.coach_by_slug(s, self._slug())
@@ -79,29 +79,45 @@ class BookState(rx.State):
                 self.found = False
                 self.error = str(exc)
                 return
-            self.found = True
-            self.coach_name = coach.display_name
-            rows = [t for t in list_types(s, coach.id) if t.active]
-            self.types = [
-                TypeOption(id=r.id, name=r.name, duration=r.duration_min) for r in rows
+            types = [
+                (t.id, t.name, t.duration_min)
+                for t in list_types(s, coach.id)
+                if t.active
             ]
-            if self.type_id not in {t.id for t in self.types}:
-                self.type_id = self.types[0].id if self.types else 0
-            if not self.type_id:
-                self._open = []
-            elif precomputed is not None:
-                self._open = precomputed.get(self.type_id, [])
-            else:
-                appt_type = s.get(AppointmentType, self.type_id)
-                self._open = availability.slots(s, coach, appt_type, utcnow())
-            coach_id = coach.id
-        self._render_slots()
-        if precomputed is None and coach_id is not None:
+            type_id = self._pick_type(types)
+            open_slots = (
+                availability.slots(s, coach, s.get(AppointmentType, type_id), utcnow())
+                if type_id
+                else []
+            )
+            coach_id, coach_name = coach.id, coach.display_name
+        self._show(coach_name, types, open_slots)
+        if coach_id is not None:
             live.watch("book", coach_id, self.router.session.client_token)
 
-    def _apply_live(self, coach_id: int, slots: dict[int, list[dt.datetime]]) -> None:
+    def _apply_live(self, coach_id: int, offer: live.Offer) -> None:
+        """A live push: the coach's offer was computed once for all open pages,
+        so this renders it without touching the database."""
         if not self.confirmed or self.slot == "":
-            self._refresh(precomputed=slots)
+            self._pick_type(offer.types)
+            self._show(offer.coach_name, offer.types, offer.slots.get(self.type_id, []))
+
+    def _pick_type(self, types: list[tuple[int, str, int]]) -> int:
+        if self.type_id not in {t[0] for t in types}:
+            self.type_id = types[0][0] if types else 0
+        return self.type_id
+
+    def _show(
+        self,
+        coach_name: str,
+        types: list[tuple[int, str, int]],
+        open_slots: list[dt.datetime],
+    ) -> None:
+        self.found = True
+        self.coach_name = coach_name
+        self.types = [TypeOption(id=i, name=n, duration=d) for i, n, d in types]
+        self._open = open_slots
+        self._render_slots()
 
     def _render_slots(self) -> None:
         zone = ZoneInfo(self.timezone)
