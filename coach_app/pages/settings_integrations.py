@@ -508,6 +508,20 @@ def _provider_step() -> rx.Component:
     )
 
 
+def _terms_checkbox() -> rx.Component:
+    return rx.checkbox(
+        "I agree to the Terms of Service and Privacy Policy",
+        checked=IntegrationsState.agreed,
+        on_change=IntegrationsState.set_agreed,
+    )
+
+
+def _back_button() -> rx.Component:
+    return rx.button(
+        "Back", type="button", variant="soft", on_click=IntegrationsState.start_wizard
+    )
+
+
 def _credentials_step() -> rx.Component:
     return rx.form(
         rx.vstack(
@@ -549,25 +563,14 @@ def _credentials_step() -> rx.Component:
             rx.input(name="username", id="cal-username", width="100%"),
             rx.el.label(IntegrationsState.password_label, html_for="cal-password"),
             rx.input(name="password", id="cal-password", type="password", width="100%"),
-            rx.hstack(
-                rx.checkbox(
-                    "I agree to the Terms of Service and Privacy Policy",
-                    checked=IntegrationsState.agreed,
-                    on_change=IntegrationsState.set_agreed,
-                ),
-            ),
+            _terms_checkbox(),
             rx.hstack(
                 rx.button(
                     rx.cond(IntegrationsState.checking, "Checking…", "Continue"),
                     type="submit",
                     loading=IntegrationsState.checking,
                 ),
-                rx.button(
-                    "Back",
-                    type="button",
-                    variant="soft",
-                    on_click=IntegrationsState.start_wizard,
-                ),
+                _back_button(),
             ),
             spacing="2",
             width="100%",
@@ -588,13 +591,7 @@ def _google_step() -> rx.Component:
             "never shown to Coach App.",
             size="2",
         ),
-        rx.hstack(
-            rx.checkbox(
-                "I agree to the Terms of Service and Privacy Policy",
-                checked=IntegrationsState.agreed,
-                on_change=IntegrationsState.set_agreed,
-            ),
-        ),
+        _terms_checkbox(),
         rx.hstack(
             rx.button(
                 "Continue with Google",
@@ -603,12 +600,7 @@ def _google_step() -> rx.Component:
                 on_click=IntegrationsState.continue_with_google,
                 id="continue-with-google",
             ),
-            rx.button(
-                "Back",
-                type="button",
-                variant="soft",
-                on_click=IntegrationsState.start_wizard,
-            ),
+            _back_button(),
         ),
         spacing="2",
         width="100%",
