@@ -94,6 +94,26 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
+def _who_and_when(
+    name: str,
+    email: str,
+    start: dt.datetime,
+    now: dt.datetime,
+    missing_name: str,
+    other_time: str,
+) -> tuple[str, str, dt.datetime]:
+    """The checks every new appointment needs, in the order a person reads
+    the form: name, email, then the time."""
+    name = (name or "").strip()
+    if not name:
+        raise UserError(missing_name)
+    email = normalize_email(email)
+    start = _aware(start)
+    if start <= now:
+        raise UserError(f"That time has already passed. Please pick {other_time} time.")
+    return name, email, start
+
+
 def _client(session: Session, coach_id: int, name: str, email: str) -> Client:
     client = session.exec(
         select(Client).where(Client.coach_id == coach_id, Client.email == email)
@@ -163,13 +183,9 @@ def book(
 ) -> Booking:
     """An invitee books `start`; raises `SlotTaken` if it is no longer open."""
     now = now or utcnow()
-    name = (name or "").strip()
-    if not name:
-        raise UserError("Please enter your name.")
-    email = normalize_email(email)
-    start = _aware(start)
-    if start <= now:
-        raise UserError("That time has already passed. Please pick another time.")
+    name, email, start = _who_and_when(
+        name, email, start, now, "Please enter your name.", "another"
+    )
     coach = coach_by_slug(session, slug)
     assert coach.id is not None
     appt_type = offered_type(session, coach.id, type_id)
@@ -239,13 +255,14 @@ def create_by_coach(
     """The coach books a client. Overlapping another appointment is refused;
     overlapping a busy external event needs `allow_conflict` (a warning)."""
     now = now or utcnow()
-    client_name = (client_name or "").strip()
-    if not client_name:
-        raise UserError("Please enter the client's name.")
-    client_email = normalize_email(client_email)
-    start = _aware(start)
-    if start <= now:
-        raise UserError("That time has already passed. Please pick a future time.")
+    client_name, client_email, start = _who_and_when(
+        client_name,
+        client_email,
+        start,
+        now,
+        "Please enter the client's name.",
+        "a future",
+    )
     appt_type = session.get(AppointmentType, type_id) if type_id else None
     if appt_type is None or appt_type.coach_id != coach_id:
         raise Forbidden("Please choose one of your appointment types.")
