@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from coach_app.components.forms import error_callout, success_callout
 from coach_app.db import session_scope
 from coach_app.models import Coach
-from coach_app.services import connections, wakeups
+from coach_app.services import connections
 from coach_app.services.errors import UserError
 from coach_app.state import AuthState
 from coach_app.sync import stop_channels
@@ -373,7 +373,6 @@ class IntegrationsState(AuthState):
         self.success = f"Success! Your {label} calendar is now connected."
         request_sync(connection_id)
         self._reload(coach_id)
-        wakeups.coach_changed(coach_id)
 
     @rx.event
     def set_switch(self, connection_id: int, switch: str, value: bool):
@@ -391,7 +390,6 @@ class IntegrationsState(AuthState):
             self.error = str(exc)
             return
         self._reload(coach_id)
-        wakeups.coach_changed(coach_id)
 
     @rx.event(background=True)
     async def disconnect(self, connection_id: int):
@@ -424,7 +422,6 @@ class IntegrationsState(AuthState):
                 return
             self.success = "Calendar disconnected."
             self._reload(coach_id)
-        wakeups.coach_changed(coach_id)
 
     @rx.event(background=True)
     async def sync_now(self, connection_id: int):
@@ -447,7 +444,6 @@ class IntegrationsState(AuthState):
                 self.syncing_id = 0
                 self.syncs_finished += 1
                 self._reload(coach_id)
-            wakeups.coach_changed(coach_id)
 
     @rx.event
     def start_edit(self, connection_id: int):
@@ -471,7 +467,6 @@ class IntegrationsState(AuthState):
         self.editing_id = 0
         self.success = "Calendars saved."
         self._reload(coach_id)
-        wakeups.coach_changed(coach_id)
 
     @rx.event
     def cancel_edit(self):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from coach_app import changes
 from coach_app.availability import BusyKind, conflicts
 from coach_app.models import (
     Appointment,
@@ -128,7 +129,9 @@ def _client(session: Session, coach_id: int, name: str, email: str) -> Client:
 
 
 def _enqueue_push(session: Session, appointment: Appointment, action: str) -> None:
-    """One push job per connection whose push switch is on."""
+    """One push job per connection whose push switch is on; the change is
+    announced to open pages and the sync loop after commit."""
+    changes.announce(session, appointment.coach_id)
     connections = session.exec(
         select(CalendarConnection.id).where(
             CalendarConnection.coach_id == appointment.coach_id,

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from coach_app import changes
 from coach_app.calendars.base import Account
 from coach_app.calendars.base import SubCalendar as RemoteCalendar
 from coach_app.calendars.caldav import (
@@ -213,6 +214,7 @@ def _insert(
             )
         )
     session.flush()
+    changes.announce(session, coach_id)
     return connection
 
 
@@ -254,6 +256,7 @@ def set_switch(
     setattr(row, switch, bool(value))
     session.add(row)
     session.flush()
+    changes.announce(session, coach_id)
     return row
 
 
@@ -284,6 +287,7 @@ def edit_calendars(
                 sa.delete(ExternalEvent).where(ExternalEvent.sub_calendar_id == sub.id)
             )
     session.flush()
+    changes.announce(session, coach_id)
 
 
 def disconnect(session: Session, coach_id: int, connection_id: int) -> None:
@@ -299,6 +303,7 @@ def disconnect(session: Session, coach_id: int, connection_id: int) -> None:
     session.exec(sa.delete(SubCalendar).where(SubCalendar.connection_id == row.id))
     session.delete(row)
     session.flush()
+    changes.announce(session, coach_id)
 
 
 def notices(session: Session, coach_id: int, limit: int = 10) -> list[CoachNotice]:

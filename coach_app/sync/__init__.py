@@ -14,7 +14,7 @@ No Reflex here. Modules:
   maintained by the engine; ``stop_channels`` for Disconnect.
 
 A sync that changed pulled events or appointments announces it through
-``services.wakeups.coach_changed`` like every other change.
+``changes.coach_changed`` like every other change.
 """
 
 from coach_app.sync.channels import stop_channels

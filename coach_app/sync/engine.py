@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from coach_app import changes
 from coach_app.calendars.errors import (
     AuthError,
     NotCalendarServer,
@@ -66,7 +67,6 @@ from coach_app.db import session_scope
 from coach_app.models import CalendarConnection, SubCalendar, SyncCursor, utcnow
 from coach_app.notify import messages
 from coach_app.notify.outbox import enqueue_message
-from coach_app.services import wakeups
 from coach_app.sync import channels, snapshot
 from coach_app.sync.providers import UnknownProvider, provider_for
 from coach_app.sync.pull import PullOutcome, pull_calendar
@@ -182,7 +182,7 @@ async def sync_connection(
         return SyncResult(connection_id, ran=True)
     result = await asyncio.to_thread(_finish, url, snap, owner, report, clock())
     if result.events_changed or result.appointments_changed:
-        wakeups.coach_changed(snap.coach_id)  # live pages, push wake-up
+        changes.coach_changed(snap.coach_id)  # live pages, push wake-up
     return result
 
 

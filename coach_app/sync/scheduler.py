@@ -15,7 +15,7 @@ is not due; it is safe from any thread, like ``notify.wakeup``. A request
 for a connection being synced right now is kept and served once that sync
 ends, since the running one may have started before the change.
 
-Booking changes wake the loop through ``services.wakeups.on_coach_change``.
+Booking changes wake the loop through ``changes.on_coach_change``.
 Due push work does not override a connection-wide back-off (after a rate
 limit or an unreachable server, ``next_sync_at`` honours ``Retry-After``);
 an explicit ``request_sync`` ("Sync now") does.
@@ -31,9 +31,9 @@ import threading
 import sqlalchemy as sa
 from sqlmodel import select
 
+from coach_app import changes
 from coach_app.db import session_scope
 from coach_app.models import CalendarConnection, PushOutbox, utcnow
-from coach_app.services import wakeups
 from coach_app.sync.engine import SyncResult, sync_connection
 from coach_app.wake import Waker, wait_woken
 
@@ -63,7 +63,7 @@ def _on_coach_change(_coach_id: int) -> None:
     wake_sync()  # a booking may have queued push work
 
 
-wakeups.on_coach_change(_on_coach_change)
+changes.on_coach_change(_on_coach_change)
 
 
 def _take_requested() -> list[int]:

@@ -7,12 +7,12 @@ import datetime as dt
 
 import pytest
 
+from coach_app import changes
 from coach_app.calendars.base import CalendarProvider
 from coach_app.calendars.caldav import GENERIC_CALDAV
 from coach_app.calendars.errors import RateLimited, Transient
 from coach_app.models import CalendarConnection
 from coach_app.security import secrets
-from coach_app.services import wakeups
 from coach_app.sync import providers, scheduler
 from coach_app.sync.engine import SyncResult
 
@@ -198,12 +198,12 @@ async def test_change_listeners_hear_about_syncs_that_changed_something(
     world: World,
 ) -> None:
     heard: list[int] = []
-    wakeups.on_coach_change(heard.append)
+    changes.on_coach_change(heard.append)
     try:
         await world.sync()
         world.put("dentist.ics", vevent("dentist-1", "Dentist", at(8, 10)))
         await world.sync()
         await world.sync()
     finally:
-        wakeups.remove_listener(heard.append)
+        changes.remove_listener(heard.append)
     assert heard == [world.coach_id]
