@@ -27,6 +27,8 @@ import asyncio
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable
+from functools import partial
 
 import sqlalchemy as sa
 from sqlmodel import select
@@ -179,7 +181,7 @@ async def sync_loop(
                     continue
                 task = asyncio.create_task(_sync_quietly(connection_id, url))
                 running[connection_id] = task
-                task.add_done_callback(lambda _t, cid=connection_id: finished(cid))
+                task.add_done_callback(partial(_forget_task, finished, connection_id))
             _put_back(waiting)
             await wait_woken(kicked, stop, interval)
     finally:
@@ -188,3 +190,9 @@ async def sync_loop(
             task.cancel()
         if running:
             await asyncio.gather(*running.values(), return_exceptions=True)
+
+
+def _forget_task(
+    finished: Callable[[int], None], connection_id: int, _task: asyncio.Task
+) -> None:
+    finished(connection_id)
