@@ -1,31 +1,24 @@
-"""Fixtures for the provider contract suite.
+"""Servers for the provider contract suite, once per session.
 
-Radicale and Xandikos run once per session as subprocesses on free loopback
-ports with temporary storage; every contract test runs against both through
-the parametrized ``server`` fixture, and gets a fresh scratch calendar.
+Radicale and Xandikos run as subprocesses on free loopback ports with
+temporary storage, seeded with the calendars ``list_calendars`` must find
+(and a task list it must skip); the Google sandbox runs in-process. Every
+test gets a fresh scratch calendar from its ``remote``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
+from remotes.caldav import LOOPBACK
 
-from coach_app.calendars.caldav import CalDAVProvider
+from sandbox.google import GoogleSandbox, start_google_sandbox
 
-from .servers import (
-    DavAdmin,
-    RunningServer,
-    start_radicale,
-    start_xandikos,
-    unique_name,
-)
+from .servers import RunningServer, start_radicale, start_xandikos
 
-# Loopback is refused by the URL guard unless allow-listed, as in production.
-LOOPBACK = frozenset({"127.0.0.1"})
+__all__ = ["LOOPBACK"]
 
 # (collection name, display name, components, color): listed by list_calendars
 # except the VTODO-only one.
@@ -69,53 +62,10 @@ def server(request: pytest.FixtureRequest) -> RunningServer:
     return request.getfixturevalue(request.param)
 
 
-@pytest.fixture
-def admin(server: RunningServer) -> Iterator[DavAdmin]:
-    client = server.admin()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def calendar_url(server: RunningServer, admin: DavAdmin) -> Iterator[str]:
-    """A fresh, empty event calendar, removed afterwards so listings stay exact."""
-    url = server.home_url + unique_name("scratch") + "/"
-    admin.mkcalendar(url, "Scratch")
-    yield url
-    admin.delete(url)
-
-
-@pytest_asyncio.fixture
-async def provider(server: RunningServer) -> AsyncIterator[CalDAVProvider]:
-    async with CalDAVProvider(
-        server.base_url, server.username, server.password, allow_hosts=LOOPBACK
-    ) as caldav:
-        yield caldav
-
-
-def ics(
-    uid: str,
-    summary: str,
-    start: datetime = datetime(2025, 1, 2, 10, tzinfo=UTC),
-    minutes: int = 60,
-    extra: str = "",
-) -> str:
-    """A minimal VCALENDAR as another client would store it."""
-    fmt = "%Y%m%dT%H%M%SZ"
-    end = start + timedelta(minutes=minutes)
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Test Suite//Other Client//EN",
-        "BEGIN:VEVENT",
-        f"UID:{uid}",
-        "DTSTAMP:20250101T000000Z",
-        f"DTSTART:{start.strftime(fmt)}",
-        f"DTEND:{end.strftime(fmt)}",
-        f"SUMMARY:{summary}",
-        *([extra] if extra else []),
-        "END:VEVENT",
-        "END:VCALENDAR",
-        "",
-    ]
-    return "\r\n".join(lines)
+@pytest.fixture(scope="session")
+def google() -> Iterator[GoogleSandbox]:
+    sandbox = start_google_sandbox()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()

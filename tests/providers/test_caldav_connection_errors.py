@@ -73,15 +73,6 @@ def redirector(radicale: RunningServer) -> Iterator[str]:
     httpd.server_close()
 
 
-async def test_wrong_password_raises_auth_error(radicale: RunningServer) -> None:
-    async with CalDAVProvider(
-        radicale.base_url, "coach", "not-the-password", allow_hosts=LOOPBACK
-    ) as provider:
-        with pytest.raises(AuthError) as caught:
-            await provider.discover()
-    assert "reconnect" in caught.value.user_message.lower()
-
-
 async def test_wrong_password_with_the_icloud_preset_asks_to_reconnect_icloud(
     radicale: RunningServer,
 ) -> None:
