@@ -1,0 +1,202 @@
+"""The in-memory provider's server from outside: its state is changed
+directly, as another client of the service would change it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+from memory_provider import (
+    KEY,
+    RECONNECT,
+    MemoryProvider,
+    MemoryServer,
+)
+
+from coach_app.calendars.base import CalendarProvider
+from coach_app.calendars.spec import Credentials
+from remotes import (
+    AccountExpectations,
+    Added,
+    ConnectionFields,
+    Quirks,
+    Remote,
+    RequestHook,
+    Stored,
+)
+from remotes import ical_text as ics
+
+MEMORY = Quirks(
+    key=KEY,
+    incremental_pull_requests=("GET .*/events",),
+    quiet_pull_keeps_cursor=True,  # the cursor is the calendar's revision
+    auth_error_detail="401",
+    reconnect_message=RECONNECT,
+    reconnect_subject="Please reconnect your in-memory calendar ({account})",
+)
+_uids = itertools.count(1)
+
+
+class MemoryRemote(Remote):
+    """A fresh server; ``seeded``: Family and Work, and a read-only list."""
+
+    def __init__(self, *, seeded: bool = False) -> None:
+        super().__init__(MEMORY)
+        self.server = MemoryServer()
+        if seeded:
+            self.server.new_calendar("work", "Work", color="#FF0000FF")
+            self.server.new_calendar("family", "Family")
+            self.server.new_calendar("holidays", "Holidays", can_write=False)
+
+    def new_calendar(self, name: str) -> str:
+        cal = self.server.new_calendar(f"{name.lower()}-{next(_uids)}", name)
+        self.created.append(cal)
+        return cal
+
+    def drop_calendar(self, cal: str) -> None:
+        self.server.calendars.pop(cal, None)
+
+    def close(self) -> None:
+        super().close()
+        self.server.forget()
+
+    # -- changes from outside ---------------------------------------------
+    def _put(self, cal: str, uid: str, text: str) -> Added:
+        return Added(uid, self.server.put(cal, uid, text), uid)
+
+    def _text(self, cal: str, id: str) -> str:
+        return self.server.calendar(cal).events[id].raw
+
+    def add(
+        self,
+        cal: str,
+        summary: str,
+        start: dt.datetime,
+        minutes: int = 60,
+        *,
+        transparent: bool = False,
+        declined_by: str | None = None,
+    ) -> Added:
+        uid = f"ev-{next(_uids)}"
+        text = ics.event(
+            uid,
+            summary,
+            start,
+            minutes,
+            transparent=transparent,
+            declined_by=declined_by,
+        )
+        return self._put(cal, uid, text)
+
+    def add_all_day(self, cal: str, summary: str, first: dt.date, days: int) -> Added:
+        uid = f"day-{next(_uids)}"
+        return self._put(cal, uid, ics.all_day(uid, summary, first, days))
+
+    def add_series(
+        self, cal: str, summary: str, start: dt.datetime, minutes: int, rules: list[str]
+    ) -> Added:
+        uid = f"series-{next(_uids)}"
+        return self._put(cal, uid, ics.series(uid, summary, start, minutes, rules))
+
+    def move_instance(
+        self,
+        cal: str,
+        series_id: str,
+        original: dt.datetime,
+        start: dt.datetime,
+        end: dt.datetime,
+        summary: str | None = None,
+    ) -> None:
+        text = ics.with_moved_instance(
+            self._text(cal, series_id), original, start, end, summary
+        )
+        self.server.put(cal, series_id, text)
+
+    def cancel_instance(self, cal: str, series_id: str, original: dt.datetime) -> None:
+        text = ics.with_cancelled_instance(self._text(cal, series_id), original)
+        self.server.put(cal, series_id, text)
+
+    def edit(self, cal: str, id: str, summary: str) -> str | None:
+        return self.server.put(cal, id, ics.renamed(self._text(cal, id), summary))
+
+    def move(self, cal: str, id: str, start: dt.datetime, end: dt.datetime) -> None:
+        self.server.put(cal, id, ics.moved(self._text(cal, id), start, end))
+
+    def touch(self, cal: str, id: str) -> str | None:
+        return self.server.put(cal, id, ics.categorised(self._text(cal, id)))
+
+    def touched(self, cal: str, id: str) -> bool:
+        return ics.is_categorised(self._text(cal, id))
+
+    def delete(self, cal: str, id: str) -> None:
+        self.server.remove(cal, id)
+
+    def ids(self, cal: str) -> list[str]:
+        return sorted(self.server.calendar(cal).events)
+
+    def stored(self, cal: str, id: str) -> Stored:
+        event = self.server.calendar(cal).events[id]
+        return ics.stored(id, event.etag, event.raw)
+
+    def add_foreign_at(self, cal: str, key: str) -> None:
+        start = dt.datetime(2025, 1, 2, 10, tzinfo=dt.UTC)
+        self.server.put(cal, key, ics.event("someone-else", "Not ours", start))
+
+    def id_for_key(self, cal: str, key: str) -> str:
+        return key
+
+    # -- cursors and faults ------------------------------------------------
+    def stale_cursor(self, cal: str, cursor: str) -> str:
+        self.server.invalidate_cursors(cal)
+        return cursor
+
+    def fail_next(self, kind: str, *, retry_after: float | None = None) -> None:
+        self.server.fail(kind, retry_after=retry_after)
+
+    # -- reaching the account ----------------------------------------------
+    def expectations(self) -> AccountExpectations:
+        server = self.server
+        return AccountExpectations(
+            account={
+                "provider": KEY,
+                "principal_url": server.base_url + server.username,
+                "home_url": server.base_url,
+                "server": KEY,
+            },
+            calendars=[
+                ("Family", f"{server.name}/family", True, None),
+                ("Holidays", f"{server.name}/holidays", False, None),
+                ("Work", f"{server.name}/work", True, "#FF0000FF"),
+            ],
+        )
+
+    def _credentials(self, password: str | None = None) -> Credentials:
+        return Credentials(
+            server_url=self.server.base_url,
+            username=self.server.username,
+            secret=self.server.password if password is None else password,
+        )
+
+    def connect(
+        self, *, on_request: RequestHook | None = None, timeout: float = 30.0
+    ) -> CalendarProvider:
+        return MemoryProvider(self._credentials(), on_request=on_request)
+
+    def connect_rejected(self) -> CalendarProvider:
+        return MemoryProvider(self._credentials("not-the-password"))
+
+    def connection(self) -> ConnectionFields:
+        return ConnectionFields(
+            provider=KEY,
+            account_label=self.server.username,
+            server_url=self.server.base_url,
+            username=self.server.username,
+            secret=self.server.password,
+        )
+
+    def revoke_credentials(self) -> dict[str, str]:
+        self.server.password = "changed-on-the-server"  # the old one is revoked
+        return {}
+
+    def restore_credentials(self) -> dict[str, str]:
+        return {"secret": self.server.password}
