@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -17,10 +19,20 @@ PG_ADMIN_URL = os.environ.get(
 )
 
 
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per session; each test gets a copy (a second
+    per test saved over running every migration again)."""
+    path = tmp_path_factory.mktemp("migrated") / "coach.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def sqlite_url(tmp_path, monkeypatch) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'coach.db'}"
-    upgrade(url)
+def sqlite_url(tmp_path, monkeypatch, _migrated_sqlite: Path) -> Iterator[str]:
+    target = tmp_path / "coach.db"
+    shutil.copyfile(_migrated_sqlite, target)
+    url = f"sqlite:///{target}"
     monkeypatch.setenv("REFLEX_DB_URL", url)
     yield url
     db.dispose_all()
