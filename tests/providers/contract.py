@@ -225,6 +225,8 @@ class ProviderContract:
             first_etag,
             "Coaching: Ada",
         )
+        uid = remote.quirks.app_event_uid.format(key="appt-42", id=first_id)
+        assert stored.uid == uid
 
     async def test_create_over_a_foreign_event_of_the_same_name_raises_precondition_failed(
         self, provider: CalendarProvider, remote: Remote, calendar: str

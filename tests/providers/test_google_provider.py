@@ -19,14 +19,14 @@ from remotes.google import GoogleRemote
 from coach_app.calendars import AuthError, OutgoingEvent, ProviderError, RateLimited
 from coach_app.calendars.google import (
     GoogleProvider,
+    event_id_for_key,
     is_authentic,
+    key_for_event_id,
     oauth_config,
     parse_notification,
 )
 from coach_app.calendars.oauth import OAuthConfig, OAuthTokens, TokenSource
 from sandbox.google import CALENDAR_READONLY, GoogleSandbox, instance_id
-
-pytestmark = pytest.mark.asyncio
 
 START = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)
 
@@ -332,6 +332,12 @@ async def test_a_forged_notification_is_not_authentic(
     assert forged is not None and not is_authentic(forged, channel)
     assert parse_notification({"Content-Type": "text/plain"}) is None
     await provider.stop_channel(channel.id, channel.resource_id)
+
+
+def test_an_app_event_id_encodes_its_key_and_nothing_else_decodes() -> None:
+    event_id = event_id_for_key("appt-42")
+    assert key_for_event_id(event_id) == "appt-42"
+    assert key_for_event_id("1a2b3c4d5e6f7g8h9i0j") is None  # Google's own ids
 
 
 async def test_an_instance_id_helper_matches_the_sandbox(google: GoogleSandbox) -> None:

@@ -65,6 +65,8 @@ class Quirks:
     quiet_pull_keeps_cursor: bool
     # What every event's UID ends with when another client made it ("" any).
     foreign_uid_suffix: str = ""
+    # The UID of an event the app created, from its ``key`` and ``id``.
+    app_event_uid: str = "{key}"
     # The error detail (``str(exc)``) and the coach's text for rejected
     # credentials.
     auth_error_detail: str = ""
@@ -131,6 +133,10 @@ class Remote(abc.ABC):
         declined_by: str | None = None,
     ) -> Added:
         """A one-off event (``declined_by``: an attendee who declined)."""
+
+    def add_text(self, cal: str, uid: str, text: str) -> Added:
+        """Store iCalendar text as it is (servers that hold iCalendar)."""
+        raise NotImplementedError(f"{self.quirks.key} does not store iCalendar text")
 
     @abc.abstractmethod
     def add_all_day(

@@ -199,6 +199,9 @@ class CalDAVRemote(Remote):
         )
         return self._put(cal, uid, text)
 
+    def add_text(self, cal: str, uid: str, text: str) -> Added:
+        return self._put(cal, uid, text)
+
     def add_all_day(self, cal: str, summary: str, first: dt.date, days: int) -> Added:
         uid = unique_name("day")
         return self._put(cal, uid, ics.all_day(uid, summary, first, days))

@@ -35,7 +35,10 @@ GOOGLE = Quirks(
     # Every list answer carries a fresh nextSyncToken.
     quiet_pull_keeps_cursor=False,
     foreign_uid_suffix="@google.com",  # Google makes the iCalUID of new events
+    app_event_uid="{id}@google.com",  # the app sends no iCalUID
     auth_error_detail="invalid_grant",
+    # Events are structured JSON: nothing unreadable can be stored.
+    refuses_unreadable_entries=True,
     reconnect_message=RECONNECT_MESSAGE,
     reconnect_subject="Please reconnect your Google calendar ({account})",
 )
@@ -158,8 +161,9 @@ class GoogleRemote(Remote):
         changes: dict[str, Any] = {"start": _zoned(start), "end": _zoned(end)}
         if summary:
             changes["summary"] = summary
-        moved = self.state.patch_event(cal, instance_id(series_id, original), changes)
-        assert moved["recurringEventId"] == series_id  # an exception of the series
+        instance = instance_id(series_id, original)
+        moved = self.state.patch_event(cal, instance, changes)
+        assert (moved["id"], moved["recurringEventId"]) == (instance, series_id)
 
     def cancel_instance(self, cal: str, series_id: str, original: dt.datetime) -> None:
         self.state.cancel_instance(cal, series_id, original)

@@ -88,6 +88,9 @@ class MemoryRemote(Remote):
         )
         return self._put(cal, uid, text)
 
+    def add_text(self, cal: str, uid: str, text: str) -> Added:
+        return self._put(cal, uid, text)
+
     def add_all_day(self, cal: str, summary: str, first: dt.date, days: int) -> Added:
         uid = f"day-{next(_uids)}"
         return self._put(cal, uid, ics.all_day(uid, summary, first, days))
