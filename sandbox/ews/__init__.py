@@ -29,7 +29,9 @@ Deviations from the documentation (deliberate, for a test double):
 * Recurrence patterns: Daily, Weekly, AbsoluteMonthly, AbsoluteYearly (not
   the relative ones); a series has one time zone for start and end.
 * Restrictions in FindItem: IsEqualTo, IsNotEqualTo, Exists, And, Or, Not on
-  Subject, UID, Location and extended properties. No sorting or grouping.
+  Subject, Location and extended properties. No sorting or grouping.
+  FindItem leaves out Body and UID, as Exchange does; the series identity
+  ``CleanGlobalObjectId`` (PSETID_Meeting 0x23) is synthesised from the UID.
 * Requests are not validated against the full XSD: unknown or unmodelled
   item properties are ignored rather than rejected; malformed XML, a wrong
   root, an unknown ``RequestServerVersion`` and out-of-range values

@@ -176,7 +176,7 @@ def find_item(ctx: Ctx, op: Element) -> Element:
                 attrs = {"IndexedPagingOffset": str(offset + len(page)), **attrs}
             items = sub(sub(message, mq("RootFolder"), **attrs), tq("Items"))
             for target in page:
-                write_item(items, target, shape, ctx.version)
+                write_item(items, target, shape, ctx.version, find=True)
 
     responses.each(parents, one)
     return responses.root

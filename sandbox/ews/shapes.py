@@ -17,6 +17,7 @@ need Exchange2010; ``UID`` needs Exchange2007_SP1).
 from __future__ import annotations
 
 from collections.abc import Callable
+import base64
 from dataclasses import dataclass, field
 
 from exchangelib.winzone import IANA_TO_MS_TIMEZONE_MAP
@@ -324,7 +325,38 @@ ITEM_FIELDS: list[tuple[str, Writer]] = [
 ITEM_FIELD_URIS = {uri for uri, _ in ITEM_FIELDS if uri != "ext"} | {"item:ItemId"}
 
 
-def write_item(parent: Element, target: Target, shape: Shape, version: str) -> Element:
+# FindItem "does not return any of the message body formats"; the iCalendar
+# UID is not returned by FindItem either (EWS clients report it: php-ews
+# issue 314, the EWS Managed API refuses ICalUid in FindItem requests):
+# series are matched through CleanGlobalObjectId instead.
+NOT_IN_FIND = {"item:Body", "calendar:UID"}
+
+# PidLidCleanGlobalObjectId (MS-OXOCAL 2.2.1.28): PSETID_Meeting, id 0x23,
+# binary; the same for a series' master and all its occurrences. The
+# CalendarView reference lists CleanGlobalObjectId among the properties
+# calendar queries serve quickly.
+CLEAN_GLOBAL_OBJECT_ID: ExtKey = ("meeting", "35", "Binary")
+_GOID_CLASS = bytes.fromhex("040000008200E00074C5B7101A82E008")
+
+
+def clean_global_object_id(item: Item) -> str:
+    """The series identity: the class id, a zero instance date and creation
+    time, then the UID (the layout MS-OXOCAL gives; synthesised here)."""
+    data = item.uid.encode()
+    raw = (
+        _GOID_CLASS
+        + bytes(4)
+        + bytes(8)
+        + bytes(8)
+        + len(data).to_bytes(4, "little")
+        + data
+    )
+    return base64.b64encode(raw).decode("ascii")
+
+
+def write_item(
+    parent: Element, target: Target, shape: Shape, version: str, *, find: bool = False
+) -> Element:
     node = sub(parent, tq("CalendarItem"))
     if isinstance(target, Occurrence):
         sub(node, tq("ItemId"), Id=target.id, ChangeKey=target.master.change_key)
@@ -336,6 +368,8 @@ def write_item(parent: Element, target: Target, shape: Shape, version: str) -> E
         wanted = DEFAULT_ITEM | shape.fields
     else:
         wanted = shape.fields
+    if find:
+        wanted = wanted - NOT_IN_FIND
     for uri, writer in ITEM_FIELDS:
         if uri == "ext":
             _extended(node, _master(target), shape.extended)
@@ -347,6 +381,8 @@ def write_item(parent: Element, target: Target, shape: Shape, version: str) -> E
 def _extended(node: Element, item: Item, wanted: list[ExtKey]) -> None:
     for key in wanted:
         value = item.extended.get(key)
+        if key == CLEAN_GLOBAL_OBJECT_ID:
+            value = clean_global_object_id(item)
         if value is None:
             continue
         prop = sub(node, tq("ExtendedProperty"))

@@ -524,13 +524,12 @@ class Mailbox:
         watermark is not reported; one created and changed is one Create.
         """
         with self.lock:
+            # Items are serialised while the caller holds the lock: no copies.
             entries: list[tuple[int, Change]] = []
             for item in folder.items.values():
                 if item.changed_seq > watermark and item.id not in ignore:
                     kind = "Create" if item.created_seq > watermark else "Update"
-                    entries.append(
-                        (item.changed_seq, Change(kind, item.id, copy.deepcopy(item)))
-                    )
+                    entries.append((item.changed_seq, Change(kind, item.id, item)))
             for item_id, (created, deleted) in folder.tombstones.items():
                 if (
                     deleted > watermark

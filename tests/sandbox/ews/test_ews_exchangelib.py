@@ -472,3 +472,42 @@ def test_password_is_checked_before_anything_else(
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == 'Basic realm="127.0.0.1"'
     assert PASSWORD  # the fixture user's password is not what was sent
+
+
+def test_find_item_ties_occurrences_to_their_master_without_the_uid(
+    ews: EwsSandbox, mailbox: Mailbox
+) -> None:
+    master_id, _ = _weekly_series(mailbox)
+    goid = '<t:ExtendedFieldURI DistinguishedPropertySetId="Meeting" PropertyId="35" PropertyType="Binary"/>'
+    fields = (
+        f'<t:FieldURI FieldURI="calendar:UID"/><t:FieldURI FieldURI="item:Body"/>{goid}'
+    )
+    view = (
+        f'<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>'
+        f"<t:AdditionalProperties>{fields}</t:AdditionalProperties></m:ItemShape>"
+        '<m:CalendarView StartDate="2030-03-01T00:00:00Z" EndDate="2030-05-01T00:00:00Z"/>'
+        '<m:ParentFolderIds><t:DistinguishedFolderId Id="calendar"/></m:ParentFolderIds></m:FindItem>'
+    )
+    get = (
+        f"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>{fields}"
+        f'</t:AdditionalProperties></m:ItemShape><m:ItemIds><t:ItemId Id="{master_id}"/></m:ItemIds></m:GetItem>'
+    )
+
+    def send(operation: str) -> bytes:
+        envelope = (
+            f'<s:Envelope xmlns:s="{NS["s"]}" xmlns:m="{NS["m"]}" xmlns:t="{NS["t"]}">'
+            f'<s:Header><t:RequestServerVersion Version="Exchange2016"/></s:Header>'
+            f"<s:Body>{operation}</s:Body></s:Envelope>"
+        )
+        return post(ews, mailbox, envelope.encode()).content
+
+    found = send(view)
+    # FindItem returns neither the body nor the UID ...
+    assert xpath(found, "//t:CalendarItem/t:UID") == []
+    assert xpath(found, "//t:CalendarItem/t:Body") == []
+    # ... but every occurrence carries the series' CleanGlobalObjectId
+    occurrence_ids = set(xpath(found, "//t:ExtendedProperty/t:Value/text()"))
+    master = send(get)
+    assert xpath(master, "//t:CalendarItem/t:UID/text()")  # GetItem does return it
+    assert occurrence_ids == set(xpath(master, "//t:ExtendedProperty/t:Value/text()"))
+    assert len(xpath(found, "//t:CalendarItem")) == 5
