@@ -25,7 +25,7 @@ Pulled items become iCalendar text in ``RemoteEvent.raw`` so that
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import icalendar
@@ -47,8 +47,22 @@ class CoachAppKey(ExtendedProperty):
     property_type = "String"
 
 
-if KEY_FIELD not in {f.name for f in CalendarItem.FIELDS}:
-    CalendarItem.register(KEY_FIELD, CoachAppKey)
+class CleanGlobalObjectId(ExtendedProperty):
+    """PidLidCleanGlobalObjectId (MS-OXOCAL): one value for a series' master
+    and all its occurrences. FindItem (so CalendarView) does not return the
+    iCalendar UID, but serves this property, which ties occurrences to
+    their master."""
+
+    distinguished_property_set_id = "Meeting"
+    property_id = 0x23
+    property_type = "Binary"
+
+
+SERIES_FIELD = "clean_global_object_id"
+
+for _name, _cls in ((KEY_FIELD, CoachAppKey), (SERIES_FIELD, CleanGlobalObjectId)):
+    if _name not in {f.name for f in CalendarItem.FIELDS}:
+        CalendarItem.register(_name, _cls)
 
 # What a pull asks for (SyncFolderItems and GetItem) and what a
 # CalendarView asks for: never the body, never attendee lists.
@@ -63,9 +77,10 @@ ITEM_FIELDS = (
     "type",
     "uid",
     "_start_timezone",
+    SERIES_FIELD,
     KEY_FIELD,
 )
-VIEW_FIELDS = tuple(f for f in ITEM_FIELDS if f != KEY_FIELD)
+VIEW_FIELDS = tuple(f for f in ITEM_FIELDS if f not in (KEY_FIELD, "uid"))
 
 Moment = dt.datetime | dt.date
 
@@ -158,7 +173,16 @@ def _remote(item: CalendarItem, cal: icalendar.Calendar) -> RemoteEvent:
 
 
 def _uid(item: CalendarItem) -> str:
-    return str(item.uid or item.id)
+    if item.uid:
+        return str(item.uid)
+    series = series_key(item)
+    return series.hex().upper() if series else str(item.id)
+
+
+def series_key(item: CalendarItem) -> bytes | None:
+    """What ties an occurrence to its master (CleanGlobalObjectId)."""
+    value = getattr(item, SERIES_FIELD, None)
+    return bytes(value) if value else None
 
 
 def _span(item: CalendarItem) -> tuple[Moment, Moment]:
@@ -246,7 +270,3 @@ def _ews_zone(moment: dt.datetime) -> EWSTimeZone:
 
 def is_date(value: object) -> bool:
     return isinstance(value, dt.date | EWSDate) and not isinstance(value, dt.datetime)
-
-
-def uids(items: Iterable[CalendarItem]) -> set[str]:
-    return {_uid(i) for i in items}

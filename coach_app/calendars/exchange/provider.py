@@ -15,8 +15,9 @@ Choices:
 * Busy time: SyncFolderItems reports series masters, not occurrences, and
   knows no window; the occurrences of each changed series come from one
   ``FindItem`` with a ``CalendarView`` over the sync window
-  (``window_past`` before now to ``window_future`` after), split in halves
-  whenever ``MaxEntriesReturned`` cuts it (CalendarView has no paging). A
+  (``window_past`` before now to ``window_future`` after). CalendarView has
+  no paging: when ``MaxEntriesReturned`` cuts the answer, the window is
+  split at the last start returned and the rest asked for again. A
   series is re-read only when it changed or at the engine's daily full
   listing, which slides the window; the window (400 days ahead by default)
   covers the longest booking horizon (730 days is the maximum an appointment
@@ -50,7 +51,9 @@ from exchangelib import CalendarItem, EWSDateTime
 from exchangelib.fields import FieldPath
 from exchangelib.folders import Calendar, FolderCollection, Root
 from exchangelib.items import ID_ONLY
-from exchangelib.services import SyncFolderItems
+from exchangelib.properties import CalendarView
+from exchangelib.restriction import Q, Restriction
+from exchangelib.services import FindItem, SyncFolderItems
 
 from coach_app.calendars.base import (
     Account,
@@ -69,6 +72,7 @@ from coach_app.calendars.exchange.convert import (
     VIEW_FIELDS,
     item_values,
     series_event,
+    series_key,
     single_event,
 )
 from coach_app.calendars.exchange.ews import EwsCaller, make_account, map_error
@@ -77,7 +81,6 @@ from coach_app.calendars.exchange.urls import allowed_hosts, check_async
 CALENDAR_CLASS = "IPF.Appointment"
 MAX_SYNC_CHANGES = 512  # "MaxChangesReturned": 1–512
 VIEW_MAX_ENTRIES = 1000  # EWSFindCountLimit's default
-_MIN_VIEW_SPAN = dt.timedelta(minutes=1)
 _MAX_SYNC_PAGES = 10_000
 
 
@@ -251,15 +254,15 @@ class ExchangeProvider:
     ) -> list[RemoteEvent]:
         items = list(items)
         masters = [i for i in items if i.type == "RecurringMaster"]
-        occurrences: dict[str, list[CalendarItem]] = {}
+        occurrences: dict[bytes | None, list[CalendarItem]] = {}
         if masters:
             now = self._clock()
             for occ in await self._view(
                 folder, now - self.window_past, now + self.window_future
             ):
-                occurrences.setdefault(str(occ.uid), []).append(occ)
+                occurrences.setdefault(series_key(occ), []).append(occ)
         events = [
-            series_event(i, occurrences.get(str(i.uid), []), self.email)
+            series_event(i, occurrences.get(series_key(i) or b"-", []), self.email)
             if i.type == "RecurringMaster"
             else single_event(i, self.email)
             for i in items
@@ -271,27 +274,33 @@ class ExchangeProvider:
     ) -> list[CalendarItem]:
         """Occurrences and exceptions in ``[start, end)``, by CalendarView."""
 
-        def read() -> list[CalendarItem]:
-            view = folder.view(
-                start=EWSDateTime.from_datetime(start),
+        def read(view: CalendarView) -> list[CalendarItem]:
+            return self._find(
+                folder, VIEW_FIELDS, calendar_view=view, max_items=self.view_max
+            )
+
+        found: dict[tuple[str, object], CalendarItem] = {}
+        window_start = start
+        while True:
+            view = CalendarView(
+                start=EWSDateTime.from_datetime(window_start),
                 end=EWSDateTime.from_datetime(end),
                 max_items=self.view_max,
             )
-            return list(view.only(*VIEW_FIELDS))
-
-        found = await self._call("FindItem CalendarView", read)
-        if len(found) >= self.view_max and end - start > _MIN_VIEW_SPAN:
-            middle = start + (end - start) / 2
-            # An item spanning the middle shows up in both halves: keep one.
-            seen: dict[tuple[str, object], CalendarItem] = {}
-            for half in (
-                await self._view(folder, start, middle),
-                await self._view(folder, middle, end),
-            ):
-                for occ in half:
-                    seen[(str(occ.id), occ.start)] = occ
-            return list(seen.values())
-        return [o for o in found if o.type in ("Occurrence", "Exception")]
+            page = await self._call("FindItem CalendarView", lambda v=view: read(v))
+            for occ in page:
+                found[(str(occ.id), occ.start)] = occ
+            if len(page) < self.view_max:
+                break
+            # Cut at MaxEntriesReturned (results come by start time): go on
+            # from the last start seen; what overlaps both parts is kept once.
+            last = max(_utc(o.start) for o in page)
+            if last <= window_start:
+                raise Transient(
+                    f"more than {self.view_max} calendar entries start at {last}"
+                )
+            window_start = last
+        return [o for o in found.values() if o.type in ("Occurrence", "Exception")]
 
     # -- single events -------------------------------------------------------------------
 
@@ -321,8 +330,14 @@ class ExchangeProvider:
     ) -> tuple[str, str | None]:
         folder = await self._folder(calendar)
 
+        restriction = Restriction(
+            Q(**{KEY_FIELD: key}), folders=[folder], applies_to=Restriction.ITEMS
+        )
+
         def existing() -> list[CalendarItem]:
-            return list(folder.filter(**{KEY_FIELD: key}).only(KEY_FIELD))
+            return self._find(
+                folder, (KEY_FIELD,), restriction=restriction, max_items=1
+            )
 
         found = await self._call("FindItem by key", existing)
         if found:  # a retry after a lost answer: the first create stands
@@ -377,6 +392,41 @@ class ExchangeProvider:
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def _find(
+        self,
+        folder: Calendar,
+        fields: Iterable[str],
+        *,
+        calendar_view: CalendarView | None = None,
+        restriction: Restriction | None = None,
+        max_items: int,
+    ) -> list[CalendarItem]:
+        """One FindItem request (blocking), every field in the response
+        itself: exchangelib's QuerySet would add GetItem requests for
+        extended properties."""
+        service = FindItem(account=self._account, page_size=max_items)
+        found = service.call(
+            folders=[folder],
+            additional_fields={
+                FieldPath(field=CalendarItem.get_field_by_fieldname(f)) for f in fields
+            },
+            restriction=restriction,
+            order_fields=None,
+            shape=ID_ONLY,
+            query_string=None,
+            depth="Shallow",
+            calendar_view=calendar_view,
+            max_items=max_items,
+            offset=0,
+        )
+        items = []
+        for item in found:
+            if isinstance(item, Exception):
+                raise item
+            if isinstance(item, CalendarItem):
+                items.append(item)
+        return items
+
     async def _ready(self) -> None:
         if not self._checked:
             await check_async(self.ews_url, self._allow)
@@ -386,3 +436,9 @@ class ExchangeProvider:
         await self._ready()
         # A Root built locally (no GetFolder): services need only the id.
         return Calendar(root=Root(account=self._account), id=calendar_id(calendar))
+
+
+def _utc(moment: dt.datetime | dt.date) -> dt.datetime:
+    if isinstance(moment, dt.datetime):
+        return dt.datetime.fromtimestamp(moment.timestamp(), dt.UTC)
+    return dt.datetime.combine(moment, dt.time(0), dt.UTC)
