@@ -150,6 +150,7 @@ class ExchangeProvider:
             home_url=self.ews_url,
             display_name=self.email,
             server="exchange",
+            login=self.email,
         )
 
     async def list_calendars(self) -> list[SubCalendar]:
