@@ -44,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable, Iterable
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -288,7 +289,7 @@ class ExchangeProvider:
                 end=EWSDateTime.from_datetime(end),
                 max_items=self.view_max,
             )
-            page = await self._call("FindItem CalendarView", lambda v=view: read(v))
+            page = await self._call("FindItem CalendarView", partial(read, view))
             for occ in page:
                 found[(str(occ.id), occ.start)] = occ
             if len(page) < self.view_max:
