@@ -16,8 +16,8 @@ need Exchange2010; ``UID`` needs Exchange2007_SP1).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from exchangelib.winzone import IANA_TO_MS_TIMEZONE_MAP
