@@ -130,5 +130,4 @@ EXCHANGE_SPEC = ProviderSpec(
     build=_build,
     check=_check,
     reconnect_message=AUTH_MESSAGE,
-    service="your Exchange calendar",
 )
