@@ -9,19 +9,24 @@ from these.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from providers.servers import RunningServer, start_radicale, start_xandikos
+from remotes.caldav import RADICALE, XANDIKOS, CalDAVRemote
+from remotes.ical_text import calendar
 
 from coach_app.calendars import registry
 from coach_app.security import secrets
 from coach_app.sync import scheduler
 
 from .google_world import google_env, google_sandbox
+from .world import NOW, Spy, World, at, build_world
 
-__all__ = ["google_env", "google_sandbox"]  # fixtures
+# Fixtures, and what tests outside the scenario suite import from here.
+__all__ = ["NOW", "World", "at", "calendar", "google_env", "google_sandbox", "vevent"]
 
 
 @pytest.fixture(autouse=True)
@@ -60,3 +65,56 @@ def xandikos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer
     server = start_xandikos(Path(tmp_path_factory.mktemp("sync-xandikos")))
     yield server
     server.stop()
+
+
+# -- CalDAV worlds for tests outside the scenario suite ------------------------
+
+
+def vevent(
+    uid: str, summary: str, start: dt.datetime, minutes: int = 60, *extra: str
+) -> str:
+    """A one-event VCALENDAR as a phone would store it."""
+    fmt = "%Y%m%dT%H%M%SZ"
+    end = start + dt.timedelta(minutes=minutes)
+    return calendar(
+        f"UID:{uid}",
+        f"DTSTART:{start.strftime(fmt)}",
+        f"DTEND:{end.strftime(fmt)}",
+        f"SUMMARY:{summary}",
+        *extra,
+    )
+
+
+@pytest.fixture(params=["radicale", "xandikos"])
+def server(request: pytest.FixtureRequest) -> RunningServer:
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+def make_world(
+    sqlite_url: str, server: RunningServer
+) -> Iterator[Callable[..., World]]:
+    """CalDAV worlds on ``server`` (the scenario classes bring their own)."""
+    made: list[CalDAVRemote] = []
+    quirks = RADICALE if server.name == "radicale" else XANDIKOS
+
+    def make(timezone: str = "UTC", url: str | None = None) -> World:
+        remote = CalDAVRemote(server, quirks)
+        made.append(remote)
+        return build_world(url or sqlite_url, remote, timezone)
+
+    yield make
+    for remote in made:
+        remote.close()
+
+
+@pytest.fixture
+def world(make_world: Callable[..., World]) -> World:
+    return make_world()
+
+
+@pytest.fixture
+def spy(world: World) -> Spy:
+    installed = Spy(world.provider_key)
+    installed.install()
+    return installed

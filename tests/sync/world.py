@@ -194,6 +194,18 @@ class World(AppWorld):
         """An event added in the coach's calendar app (the pull calendar)."""
         return self.remote.add(cal or self.pull_cal, summary, start, minutes, **kind)
 
+    def put(self, name: str, ics: str, cal: str | None = None) -> str | None:
+        """Store iCalendar text as ``name`` (servers that hold iCalendar)."""
+        added = self.remote.add_text(
+            cal or self.pull_cal, name.removesuffix(".ics"), ics
+        )
+        return added.etag
+
+    def delete(self, name: str, cal: str | None = None) -> None:
+        """Delete what ``put`` stored as ``name``."""
+        cal = cal or self.pull_cal
+        self.remote.delete(cal, self.remote.id_for_key(cal, name.removesuffix(".ics")))
+
     def push_ids(self) -> list[str]:
         return self.remote.ids(self.push_cal)
 
@@ -271,7 +283,7 @@ class Spy:
     """Wraps every provider the engine builds: records ``(method, calendar)``
     calls, and lets a test act before a call or replace/raise after it."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str = "caldav") -> None:
         self.kind = kind
         self.calls: list[tuple[str, str]] = []
         self.before: Callable[[str, str], Awaitable[None]] | None = None
