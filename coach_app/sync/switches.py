@@ -7,7 +7,9 @@ requested only once that transaction commits.
 - **Pull** off: pulled events are removed at once. On: every cursor is
   reset, so the next sync is a full listing.
 - **Push** on: upcoming appointments are queued so the push calendar
-  catches up. Off: nothing is removed from the calendar; queued work waits.
+  catches up, and appointments cancelled while it was off are queued for
+  removal from it. Off: nothing is removed from the calendar; queued work
+  waits.
 - A new connection: upcoming appointments go to its push calendar too.
 """
 
@@ -16,13 +18,14 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from coach_app.db import after_commit
 from coach_app.models import (
     Appointment,
     CalendarConnection,
     ExternalEvent,
+    PushedEvent,
     SubCalendar,
     SyncCursor,
     utcnow,
@@ -65,6 +68,7 @@ def on_push_switch(session: Session, connection_id: int, enabled: bool) -> None:
     session.add(connection)
     if enabled:
         push_existing_appointments(session, connection_id)
+        withdraw_cancelled_appointments(session, connection_id)
     session.flush()
 
 
@@ -87,6 +91,29 @@ def push_existing_appointments(
     for appointment_id in ids:
         assert appointment_id is not None
         ensure_push(session, appointment_id, connection_id, "upsert", now)
+    session.flush()
+    return len(ids)
+
+
+def withdraw_cancelled_appointments(
+    session: Session, connection_id: int, now: dt.datetime | None = None
+) -> int:
+    """Queue the removal of cancelled appointments still in this connection's
+    push calendar (cancelled while pushing was off, when nothing was queued);
+    returns how many were queued."""
+    now = now or utcnow()
+    ids = session.exec(
+        select(PushedEvent.appointment_id)
+        .join(SubCalendar, col(SubCalendar.id) == PushedEvent.sub_calendar_id)
+        .join(Appointment, col(Appointment.id) == PushedEvent.appointment_id)
+        .where(
+            SubCalendar.connection_id == connection_id,
+            Appointment.status != "confirmed",
+        )
+        .distinct()
+    ).all()
+    for appointment_id in ids:
+        ensure_push(session, appointment_id, connection_id, "delete", now)
     session.flush()
     return len(ids)
 

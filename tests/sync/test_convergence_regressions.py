@@ -1,0 +1,54 @@
+"""Failures the convergence state machine found, shrunk and kept by name.
+
+Each runs on the in-memory provider through the same world as the scenario
+suite; the machine itself is in ``convergence.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from memory_provider import registered
+from remotes.memory import MemoryRemote
+
+from coach_app.db import session_scope
+from coach_app.services import booking
+from coach_app.sync.switches import on_push_switch
+
+from .world import NOW, World, at, build_world
+
+
+@pytest.fixture
+def world(sqlite_url: str) -> Iterator[World]:
+    with registered():
+        remote = MemoryRemote()
+        yield build_world(sqlite_url, remote)
+        remote.close()
+
+
+def push_switch(world: World, enabled: bool) -> None:
+    with session_scope(world.url) as s:
+        on_push_switch(s, world.connection_id, enabled)
+
+
+async def test_an_appointment_cancelled_while_push_was_off_leaves_the_calendar_when_it_is_back_on(
+    world: World,
+) -> None:
+    appointment_id = world.book(at(8, 10))
+    await world.sync()
+    [event_id] = world.push_ids()
+
+    push_switch(world, False)
+    with session_scope(world.url) as s:
+        booking.cancel(s, world.coach_id, appointment_id)
+    await world.sync()
+    assert world.push_ids() == [event_id]  # push off: nothing is removed
+
+    push_switch(world, True)
+    await world.sync(now=NOW)
+
+    assert world.push_ids() == []
+    assert world.pushed(appointment_id) is None
+    assert world.pending_pushes() == []
+
