@@ -25,7 +25,10 @@ Steps (network first, then one short write transaction):
    same changes next time.
 
 A full listing reports no deletions: local ids (pulled events and our pushed
-events) missing from it are deleted (``sync_helpers.reconcile``). If the
+events) missing from it are deleted (``sync_helpers.reconcile``). An empty
+full listing stores no cursor: the next pull lists in full again (as cheap
+for an empty calendar), so a server that wrongly answered "empty" for a
+calendar we hold nothing of cannot hide its events behind the cursor. If the
 listing is empty while we hold events (``WipeRefused``) nothing is deleted,
 the cursor is not advanced and the error is reported; only when listings are
 still empty ``WIPE_CONFIRM_AFTER`` (1 h) later are the deletions applied —
@@ -257,7 +260,11 @@ def apply_changes(
         outcome.appointments_changed = handled.appointments_changed
         outcome.notices = handled.notices
 
-        cursor_row.cursor = changes.cursor or ""
+        # An empty full listing leaves no cursor, so the next pull lists in
+        # full again: as cheap for an empty calendar, and a server that
+        # wrongly answered "empty" cannot hide events behind its cursor.
+        empty = changes.full and not changes.changed
+        cursor_row.cursor = "" if empty else changes.cursor or ""
         cursor_row.updated_at = now
         cursor_row.stored = stores_now
         if changes.full:

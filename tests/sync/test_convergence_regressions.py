@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from memory_provider import registered
+from memory_provider import EMPTY_LISTING, registered
 from remotes.memory import MemoryRemote
 
 from coach_app.db import session_scope
@@ -52,3 +52,18 @@ async def test_an_appointment_cancelled_while_push_was_off_leaves_the_calendar_w
     assert world.pushed(appointment_id) is None
     assert world.pending_pushes() == []
 
+
+async def test_an_empty_listing_when_nothing_is_held_does_not_hide_later_events(
+    world: World,
+) -> None:
+    """A server that wrongly answers "empty" (with a cursor) for a calendar
+    the app holds nothing of: the next sync still finds the events."""
+    assert isinstance(world.remote, MemoryRemote)
+    world.add("Dentist", at(8, 10))
+    world.remote.server.fail(EMPTY_LISTING)
+
+    first = await world.sync()
+
+    assert (first.status, world.external()) == ("ok", [])
+    await world.sync()
+    assert [r.summary for r in world.external()] == ["Dentist"]
