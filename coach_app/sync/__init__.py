@@ -6,7 +6,9 @@ No Reflex here. Modules:
   ``calendars.registry``), OAuth tokens refreshed and stored;
 - ``pull``: one sub-calendar into ``ExternalEvent`` rows (cursors, full
   listings, recurrence expansion, deletions);
-- ``reconcile``: our pushed events seen in the push calendar (echoes,
+- ``decide``: the pure decisions of a pull (what the local copy and the
+  provider's answer call for), as actions;
+- ``reconcile``: applying those actions to our pushed events (echoes,
   external edits and deletions);
 - ``push``: the ``PushOutbox`` into the push calendar, crash-safe;
 - ``engine``: ``sync_connection`` (lease, phases, status, back-off);

@@ -18,11 +18,12 @@ Steps (network first, then one short write transaction):
    in the coach's zone. ``MalformedEvent`` skips that one entry, which is
    remembered in ``SyncCursor.skipped`` and reported on the connection until
    it changes or goes.
-3. In one transaction: replace each changed event's rows (one per
-   occurrence, cancelled occurrences dropped), delete the deleted ones,
-   hand events carrying our key and deleted ids to ``reconcile.handle``, and
-   only then store the new cursor. A crash before the commit re-reads the
-   same changes next time.
+3. In one transaction: read the local copy (``Local``), let ``decide``
+   (pure, ``sync/decide.py``) turn it and the changes into a plan, and
+   apply it — replace each changed event's rows (one per occurrence,
+   cancelled occurrences dropped), delete the deleted ones, react to our
+   pushed events (``reconcile.apply``), and only then store the new
+   cursor. A crash before the commit re-reads the same changes next time.
 
 A full listing reports no deletions: local ids (pulled events and our pushed
 events) missing from it are deleted (``sync_helpers.reconcile``). An empty
@@ -60,22 +61,34 @@ from sqlmodel import Session, col, select
 from coach_app.calendars.base import CalendarProvider, ChangeSet, RemoteEvent
 from coach_app.calendars.errors import CursorInvalid, MalformedEvent
 from coach_app.calendars.ical import Occurrence, expand
-from coach_app.calendars.sync_helpers import WipeRefused, reconcile
 from coach_app.db import session_scope
 from coach_app.models import (
+    Appointment,
     CalendarConnection,
     ExternalEvent,
     PushedEvent,
     SubCalendar,
     SyncCursor,
 )
-from coach_app.sync import reconcile as pushed_events
+from coach_app.sync import reconcile
+from coach_app.sync.content import appointment_id_from_key
+from coach_app.sync.decide import (
+    AppointmentState,
+    DeleteEvents,
+    HoldEmptyListing,
+    Local,
+    Plan,
+    Pulled,
+    PushedState,
+    ReplaceEvents,
+    SaveCursor,
+    decide,
+)
 from coach_app.sync.snapshot import ConnectionSnapshot, SubSnapshot
 
 log = logging.getLogger(__name__)
 
 FULL_RESYNC_AFTER = dt.timedelta(hours=24)
-WIPE_CONFIRM_AFTER = dt.timedelta(hours=1)
 PAST_WINDOW = dt.timedelta(days=1)
 HORIZON_MARGIN = dt.timedelta(days=3)
 _CHUNK = 500  # ids per IN (...) list
@@ -217,89 +230,111 @@ def apply_changes(
             return outcome
         if cursor_row is None:
             cursor_row = SyncCursor(sub_calendar_id=sub.id, updated_at=now)
-        skipped = _load_skipped(cursor_row.skipped)
-
-        wiped = False
-        if changes.full:
-            wiped = bool(cursor_row.empty_since) and not changes.changed
-            try:
-                deleted = _deleted_by_listing(session, sub.id, changes, cursor_row, now)
-            except WipeRefused:
-                cursor_row.empty_since = cursor_row.empty_since or now
-                session.add(cursor_row)
-                outcome.error = (
-                    f"“{sub.name}” came back empty although Coach App knows "
-                    "events in it, so they were kept. If you emptied it on "
-                    "purpose, this clears itself within the hour."
-                )
-                return outcome
-            listed = {event.id for event in changes.changed}
-            skipped = {k: v for k, v in skipped.items() if k in listed}
-        else:
-            deleted = list(changes.deleted)
-        cursor_row.empty_since = None
-
-        if stores_now:
-            _delete_rows(session, sub.id, list(prepared.expanded))
-            _add_rows(session, snap, sub.id, prepared.expanded, now)
-            for remote_id in prepared.expanded:
-                skipped.pop(remote_id, None)
-            skipped.update(prepared.malformed)
-            outcome.events_changed = bool(prepared.expanded)
-        else:
-            skipped = {}
-        if deleted:
-            gone = _delete_rows(session, sub.id, deleted)
-            outcome.events_changed = outcome.events_changed or gone > 0
-            for remote_id in deleted:
-                skipped.pop(remote_id, None)
-
-        handled = pushed_events.handle(
-            session, connection, sub_row, prepared.ours, deleted, now, wiped=wiped
+        local = _local(session, snap, sub, connection, sub_row, cursor_row, prepared)
+        pulled = Pulled(
+            changes=changes,
+            expanded=tuple(prepared.expanded),
+            malformed=prepared.malformed,
+            ours=tuple(prepared.ours),
         )
-        outcome.appointments_changed = handled.appointments_changed
-        outcome.notices = handled.notices
-
-        # An empty full listing leaves no cursor, so the next pull lists in
-        # full again: as cheap for an empty calendar, and a server that
-        # wrongly answered "empty" cannot hide events behind its cursor.
-        empty = changes.full and not changes.changed
-        cursor_row.cursor = "" if empty else changes.cursor or ""
-        cursor_row.updated_at = now
-        cursor_row.stored = stores_now
-        if changes.full:
-            cursor_row.full_sync_at = now
-        cursor_row.skipped = json.dumps(skipped, sort_keys=True) if skipped else ""
-        session.add(cursor_row)
+        plan = decide(local, pulled, now)
+        _apply(session, plan, snap, connection, sub_row, cursor_row, prepared, now)
+        outcome.events_changed = plan.events_changed
+        outcome.appointments_changed = plan.appointments_changed
+        outcome.notices = plan.notices
+        outcome.error = plan.error
     return outcome
 
 
-def _deleted_by_listing(
+def _local(
     session: Session,
-    sub_id: int,
-    listing: ChangeSet,
+    snap: ConnectionSnapshot,
+    sub: SubSnapshot,
+    connection: CalendarConnection,
+    sub_row: SubCalendar,
     cursor_row: SyncCursor,
-    now: dt.datetime,
-) -> list[str]:
-    local = set(
+    prepared: _Prepared,
+) -> Local:
+    """What ``decide`` needs of the local copy, read in the write transaction."""
+    event_ids = frozenset(
         session.exec(
             select(ExternalEvent.remote_id)
-            .where(ExternalEvent.sub_calendar_id == sub_id)
+            .where(ExternalEvent.sub_calendar_id == sub.id)
             .distinct()
         ).all()
     )
-    local.update(
+    rows = session.exec(
+        select(PushedEvent).where(PushedEvent.sub_calendar_id == sub.id)
+    ).all()
+    pushed = tuple(
+        PushedState(p.id, p.appointment_id, p.key, p.remote_id, p.etag, p.content_hash)
+        for p in rows
+    )
+    wanted = {p.appointment_id for p in pushed}
+    wanted.update(
+        i
+        for i in (appointment_id_from_key(e.coach_key) for e in prepared.ours)
+        if i is not None
+    )
+    found = (
         session.exec(
-            select(PushedEvent.remote_id).where(
-                PushedEvent.sub_calendar_id == sub_id, PushedEvent.remote_id != ""
-            )
+            select(Appointment).where(Appointment.id.in_(sorted(wanted)))  # type: ignore[union-attr]
         ).all()
+        if wanted
+        else []
     )
-    confirmed = (
-        cursor_row.empty_since is not None
-        and now - cursor_row.empty_since >= WIPE_CONFIRM_AFTER
+    return Local(
+        name=sub.name,
+        coach_id=snap.coach_id,
+        stores=bool(connection.pull_enabled and sub_row.pull),
+        push_calendar=sub_row.push,
+        push_enabled=connection.push_enabled,
+        cancellation_notification=connection.cancellation_notification,
+        event_ids=event_ids,
+        pushed=pushed,
+        appointments={
+            a.id: AppointmentState(a.id, a.coach_id, a.status == "confirmed", a.end)
+            for a in found
+            if a.id is not None
+        },
+        skipped=_load_skipped(cursor_row.skipped),
+        empty_since=cursor_row.empty_since,
     )
-    return reconcile(local, listing, allow_wipe=confirmed)
+
+
+def _apply(
+    session: Session,
+    plan: Plan,
+    snap: ConnectionSnapshot,
+    connection: CalendarConnection,
+    sub_row: SubCalendar,
+    cursor_row: SyncCursor,
+    prepared: _Prepared,
+    now: dt.datetime,
+) -> None:
+    """Carry out ``plan`` in the pull's write transaction."""
+    assert sub_row.id is not None and connection.id is not None
+    for action in plan.actions:
+        if isinstance(action, HoldEmptyListing):
+            cursor_row.empty_since = action.since
+        elif isinstance(action, ReplaceEvents):
+            _delete_rows(session, sub_row.id, list(action.remote_ids))
+            expanded = {i: prepared.expanded[i] for i in action.remote_ids}
+            _add_rows(session, snap, sub_row.id, expanded, now)
+        elif isinstance(action, DeleteEvents):
+            _delete_rows(session, sub_row.id, list(action.remote_ids))
+        elif isinstance(action, SaveCursor):
+            cursor_row.empty_since = None
+            cursor_row.cursor = action.cursor
+            cursor_row.updated_at = now
+            cursor_row.stored = action.stored
+            if action.full:
+                cursor_row.full_sync_at = now
+            skipped = dict(action.skipped)
+            cursor_row.skipped = json.dumps(skipped, sort_keys=True) if skipped else ""
+        else:  # our pushed events: recorded, pushed again, cancelled, noticed
+            reconcile.apply(session, connection.id, sub_row, (action,), now)
+    session.add(cursor_row)
 
 
 def _delete_rows(session: Session, sub_id: int, remote_ids: list[str]) -> int:
