@@ -220,24 +220,40 @@ class World(AppWorld):
 W = TypeVar("W", bound=World)
 
 
-def build_world(
-    url: str, remote: Remote, timezone: str = "UTC", cls: type[W] | None = None
+@dataclass(frozen=True)
+class CoachRow:
+    """A coach made through the real sign-up service, with its default type."""
+
+    coach_id: int
+    coach_email: str
+    type_id: int
+    slug: str
+
+
+def sign_up_coach(url: str, timezone: str = "UTC") -> CoachRow:
+    with session_scope(url) as s:
+        coach = auth.sign_up(
+            s, f"{unique_name('kim')}@example.com", "password-1", "Kim Coach", timezone
+        )
+        type_id = s.exec(
+            select(AppointmentType.id).where(AppointmentType.coach_id == coach.id)
+        ).one()
+        assert coach.id is not None and type_id is not None
+        return CoachRow(coach.id, coach.email, type_id, coach.slug)
+
+
+def connect_world(
+    url: str, coach: CoachRow, remote: Remote, cls: type[W] | None = None
 ) -> W:
-    """A coach, and a connection to ``remote``'s account as the wizard stores it."""
+    """A connection to ``remote``'s account as the wizard stores it, with a
+    fresh pull ("Work") and push ("Coach App") calendar."""
     remote.serve_engine()
     pull_cal = remote.new_calendar("Work")
     push_cal = remote.new_calendar("Coach App")
     fields = remote.connection()
     with session_scope(url) as s:
-        coach = auth.sign_up(
-            s, f"{unique_name('kim')}@example.com", "password-1", "Kim Coach", timezone
-        )
-        assert coach.id is not None
-        type_id = s.exec(
-            select(AppointmentType.id).where(AppointmentType.coach_id == coach.id)
-        ).one()
         connection = CalendarConnection(
-            coach_id=coach.id,
+            coach_id=coach.coach_id,
             provider=fields.provider,
             account_label=fields.account_label,
             server_url=fields.server_url,
@@ -254,13 +270,13 @@ def build_world(
         )
         s.add_all([pull, push])
         s.flush()
-        assert type_id is not None and connection.id is not None
+        assert connection.id is not None
         assert pull.id is not None and push.id is not None
         return (cls or World)(  # type: ignore[return-value]
             url=url,
-            coach_id=coach.id,
-            coach_email=coach.email,
-            type_id=type_id,
+            coach_id=coach.coach_id,
+            coach_email=coach.coach_email,
+            type_id=coach.type_id,
             slug=coach.slug,
             connection_id=connection.id,
             pull_sub_id=pull.id,
@@ -269,6 +285,13 @@ def build_world(
             push_cal=push_cal,
             remote=remote,
         )
+
+
+def build_world(
+    url: str, remote: Remote, timezone: str = "UTC", cls: type[W] | None = None
+) -> W:
+    """A coach, and a connection to ``remote``'s account as the wizard stores it."""
+    return connect_world(url, sign_up_coach(url, timezone), remote, cls)
 
 
 class SimulatedCrash(BaseException):

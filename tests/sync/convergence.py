@@ -1,0 +1,656 @@
+"""Convergence under faults: a Hypothesis state machine over the sync engine
+(after vdirsyncer's ``tests/unit/sync/test_sync.py``).
+
+Random operations on both sides — invitees book and cancel, the coach
+reschedules and cancels, the external calendar adds, moves and deletes
+events, series gain exceptions, the coach's phone moves or deletes pushed
+appointments, switches flip — interleave with syncs and with server faults:
+rate limits, 5xx, timeouts, an answer lost after the write succeeded, the
+worker dying between the remote write and the database write, an
+invalidated cursor, a listing that suddenly comes back empty.
+
+Whenever the machine settles (a rule, and always at the end), faults stop,
+the clock passes every back-off, and one clean sync runs. Then:
+
+1. the app's pulled view equals the external calendar (nothing when
+   pulling is off);
+2. with pushing on, every live appointment is in the push calendar exactly
+   once, at the app's time, and no cancelled one is;
+3. no appointment was cancelled except by an external deletion while
+   Cancellation Notification was on;
+4. no client got the same email twice.
+
+The machine runs on any ``Backend``: the in-memory provider (its server
+queues the faults) or a real server behind ``FaultGate`` (the faults are
+raised at the provider's door, writes really happen first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import itertools
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    precondition,
+    rule,
+)
+from memory_provider import (
+    CRASH_AFTER_WRITE,
+    EMPTY_LISTING,
+    LOST_RESPONSE,
+    RATE_LIMIT,
+    SERVER_ERROR,
+    TIMEOUT,
+    WorkerCrash,
+)
+from remotes import Remote
+from sqlmodel import select
+
+from coach_app import db
+from coach_app.calendars import registry
+from coach_app.calendars.base import ChangeSet
+from coach_app.calendars.errors import RateLimited, Transient
+from coach_app.calendars.ical import expand
+from coach_app.migrations import upgrade
+from coach_app.models import (
+    Appointment,
+    CalendarConnection,
+    EmailOutbox,
+    ExternalEvent,
+    PushOutbox,
+    SyncCursor,
+)
+from coach_app.services import booking
+from coach_app.services.errors import UserError
+from coach_app.sync.content import appointment_id_from_key, event_key
+from coach_app.sync.decide import WIPE_CONFIRM_AFTER
+from coach_app.sync.switches import on_pull_switch, on_push_switch
+
+from .world import NOW, CoachRow, World, at, connect_world, sign_up_coach
+
+# Where invitees book and the coach reschedules to (60-minute sessions, inside
+# working hours), and where the external calendar puts its events.
+SLOTS = [at(day, hour) for day in (8, 9) for hour in (10, 11, 14, 15)]
+EXTERNAL = [
+    at(day, hour, minute)
+    for day in (8, 9)
+    for hour in (9, 12, 14)
+    for minute in (0, 30)
+]
+SERIES_START = [at(8, 13), at(8, 16)]
+SERIES_COUNT = 3  # daily
+WINDOW = (NOW - dt.timedelta(days=30), NOW + dt.timedelta(days=120))
+
+FAULTS = [RATE_LIMIT, SERVER_ERROR, TIMEOUT, LOST_RESPONSE, CRASH_AFTER_WRITE]
+OPERATIONS = ["changes", "list_all", "get", "create", "update", "delete"]
+WRITES = frozenset({"create", "update", "delete"})
+
+
+# -- backends -----------------------------------------------------------------
+
+
+@dataclass
+class Fault:
+    kind: str
+    operation: str
+
+
+class FaultGate:
+    """A provider whose calls fail as queued: before the call (rate limit,
+    5xx, timeout), after a write succeeded (lost answer, dying worker), or
+    with an empty full listing."""
+
+    def __init__(self, faults: list[Fault], inner: Any) -> None:
+        self._faults = faults
+        self._inner = inner
+
+    def _take(self, operation: str, kinds: tuple[str, ...]) -> Fault | None:
+        for fault in self._faults:
+            if fault.operation == operation and fault.kind in kinds:
+                self._faults.remove(fault)
+                return fault
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._inner, name)
+        if name == "aclose":
+            return method
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            before = self._take(name, (RATE_LIMIT, SERVER_ERROR, TIMEOUT))
+            if before is not None:
+                if before.kind == RATE_LIMIT:
+                    raise RateLimited(f"{name}: 429 (injected)", retry_after=60)
+                raise Transient(f"{name}: {before.kind} (injected)")
+            if name == "list_all" and self._take(name, (EMPTY_LISTING,)):
+                listing = await method(*args, **kwargs)
+                return ChangeSet([], [], listing.cursor, full=True)
+            result = await method(*args, **kwargs)
+            after = self._take(name, (LOST_RESPONSE, CRASH_AFTER_WRITE))
+            if after is not None:
+                if after.kind == CRASH_AFTER_WRITE:
+                    raise WorkerCrash(f"{name}: the worker died after the write")
+                raise Transient(f"{name}: the answer was lost (injected)")
+            return result
+
+        return call
+
+
+class Backend:
+    """A provider's server for the machine: its ``Remote`` and its faults."""
+
+    def __init__(self, remote: Remote) -> None:
+        self.remote = remote
+        self.faults: list[Fault] = []
+
+    def install(self) -> None:
+        """Serve the engine's providers through ``FaultGate``."""
+        key = self.remote.quirks.key
+        spec = registry.spec_for(key)
+        build = spec.build
+        faults = self.faults
+        registry.register(
+            replace(spec, build=lambda c, t: FaultGate(faults, build(c, t)))
+        )
+
+    def inject(self, kind: str, operation: str) -> None:
+        self.faults.append(Fault(kind, operation))
+
+    def clear(self) -> None:
+        self.faults.clear()
+
+    def invalidate_cursor(self, world: World, sub_id: int, cal: str) -> None:
+        world.reject_cursor(sub_id, cal, self.remote)
+
+    def close(self) -> None:
+        self.remote.close()
+
+
+class MemoryBackend(Backend):
+    """The in-memory server queues the faults itself (server side)."""
+
+    def install(self) -> None:
+        pass
+
+    @property
+    def server(self) -> Any:
+        return self.remote.server  # type: ignore[attr-defined]
+
+    def inject(self, kind: str, operation: str) -> None:
+        self.server.fail(kind, operations=frozenset({operation}))
+
+    def clear(self) -> None:
+        self.server.faults.clear()
+
+    def invalidate_cursor(self, world: World, sub_id: int, cal: str) -> None:
+        self.server.invalidate_cursors(cal)
+
+
+# -- the database, prepared once per process ------------------------------------
+
+_template: dict[str, Any] = {}
+_runs = itertools.count()
+
+
+def fresh_database() -> tuple[Path, CoachRow]:
+    """A migrated SQLite database with a coach, copied from a prepared file
+    (signing up hashes a password; migrating runs every script). Kept in
+    shared memory where there is some: the machine commits a lot."""
+    if not _template:
+        shm = Path("/dev/shm")
+        folder = tempfile.TemporaryDirectory(  # removed when the process ends
+            prefix="convergence-", dir=shm if shm.is_dir() else None
+        )
+        path = Path(folder.name) / "template.db"
+        url = f"sqlite:///{path}"
+        upgrade(url)
+        coach = sign_up_coach(url)
+        db.get_engine(url).dispose()
+        _template.update(folder=folder, path=path, coach=coach)
+    target = Path(_template["folder"].name) / f"run-{next(_runs)}.db"
+    shutil.copyfile(_template["path"], target)
+    return target, _template["coach"]
+
+
+# -- the machine ----------------------------------------------------------------
+
+
+@dataclass
+class Model:
+    """What the machine did, to judge the engine by."""
+
+    now: dt.datetime = NOW
+    pull_on: bool = True
+    push_on: bool = True
+    cancellation_on: bool = True
+    live: set[int] = field(default_factory=set)  # booked, not cancelled here
+    cancelled_here: set[int] = field(default_factory=set)
+    deleted_outside: set[int] = field(default_factory=set)  # not yet seen
+    may_cancel: set[int] = field(default_factory=set)
+    events: dict[str, dt.datetime] = field(default_factory=dict)  # one-offs
+    # series id → (first start, instances given an exception)
+    series: dict[str, tuple[dt.datetime, set[dt.datetime]]] = field(
+        default_factory=dict
+    )
+    invitees: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+
+class SyncMachine(RuleBasedStateMachine):
+    """Subclasses set ``make_backend`` (a fresh server account per run)."""
+
+    make_backend: Callable[[], Backend]
+    steps = 0  # across every run in this process
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.model = Model()
+        self.specs = registry.specs()  # put back after the run
+        self.backend = type(self).make_backend()
+        self.path, coach = fresh_database()
+        self.world = connect_world(f"sqlite:///{self.path}", coach, self.backend.remote)
+        self.backend.install()
+
+    # -- helpers ----------------------------------------------------------------
+
+    def _run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def _sync(self) -> None:
+        with contextlib.suppress(WorkerCrash):  # the next sync starts over
+            self._run(self.world.sync(now=self.model.now))
+
+    def _step(self) -> None:
+        type(self).steps += 1
+
+    # -- invitees and the coach ----------------------------------------------------
+
+    @initialize()
+    def start(self) -> None:
+        self._step()
+
+    @rule(slot=st.sampled_from(SLOTS))
+    def invitee_books(self, slot: dt.datetime) -> None:
+        self._step()
+        n = next(self.model.invitees)
+        try:
+            with db.session_scope(self.world.url) as s:
+                done = booking.book(
+                    s,
+                    slug=self.world.slug,
+                    type_id=self.world.type_id,
+                    start=slot,
+                    name=f"Invitee {n}",
+                    email=f"invitee-{n}@example.com",
+                    now=self.model.now,
+                )
+        except UserError:
+            return  # taken, or blocked by a busy event
+        self.model.live.add(done.appointment_id)
+
+    @precondition(lambda self: self.model.live)
+    @rule(data=st.data(), slot=st.sampled_from(SLOTS))
+    def coach_reschedules(self, data: st.DataObject, slot: dt.datetime) -> None:
+        self._step()
+        appointment_id = data.draw(st.sampled_from(sorted(self.model.live)))
+        try:
+            with db.session_scope(self.world.url) as s:
+                booking.reschedule(
+                    s,
+                    self.world.coach_id,
+                    appointment_id,
+                    slot,
+                    allow_conflict=True,
+                    now=self.model.now,
+                )
+        except UserError:
+            return  # overlaps another appointment, or cancelled meanwhile
+
+    @precondition(lambda self: self.model.live)
+    @rule(data=st.data(), by_invitee=st.booleans())
+    def appointment_cancelled(self, data: st.DataObject, by_invitee: bool) -> None:
+        """The coach cancels, or the invitee does (both through the one
+        cancel service the app has; the client is emailed either way)."""
+        self._step()
+        appointment_id = data.draw(st.sampled_from(sorted(self.model.live)))
+        with db.session_scope(self.world.url) as s:
+            row = s.get(Appointment, appointment_id)
+            assert row is not None
+            if row.status == "cancelled":
+                return  # the engine cancelled it already (external deletion)
+            booking.cancel(s, self.world.coach_id, appointment_id)
+        self.model.live.discard(appointment_id)
+        self.model.cancelled_here.add(appointment_id)
+
+    # -- the external calendar ---------------------------------------------------------
+
+    @rule(
+        start=st.sampled_from(EXTERNAL),
+        minutes=st.sampled_from([30, 60]),
+        transparent=st.booleans(),
+    )
+    def outside_adds_event(
+        self, start: dt.datetime, minutes: int, transparent: bool
+    ) -> None:
+        self._step()
+        added = self.backend.remote.add(
+            self.world.pull_cal, "Busy", start, minutes, transparent=transparent
+        )
+        self.model.events[added.id] = start
+
+    @precondition(lambda self: self.model.events)
+    @rule(data=st.data(), start=st.sampled_from(EXTERNAL))
+    def outside_moves_event(self, data: st.DataObject, start: dt.datetime) -> None:
+        self._step()
+        event_id = data.draw(st.sampled_from(sorted(self.model.events)))
+        end = start + dt.timedelta(minutes=45)
+        self.backend.remote.move(self.world.pull_cal, event_id, start, end)
+        self.model.events[event_id] = start
+
+    @precondition(lambda self: self.model.events or self.model.series)
+    @rule(data=st.data())
+    def outside_deletes_event(self, data: st.DataObject) -> None:
+        self._step()
+        ids = sorted([*self.model.events, *self.model.series])
+        event_id = data.draw(st.sampled_from(ids))
+        self.backend.remote.delete(self.world.pull_cal, event_id)
+        self.model.events.pop(event_id, None)
+        self.model.series.pop(event_id, None)
+
+    @rule(start=st.sampled_from(SERIES_START))
+    def outside_adds_series(self, start: dt.datetime) -> None:
+        self._step()
+        added = self.backend.remote.add_series(
+            self.world.pull_cal,
+            "Stand-up",
+            start,
+            30,
+            [f"RRULE:FREQ=DAILY;COUNT={SERIES_COUNT}"],
+        )
+        self.model.series[added.id] = (start, set())
+
+    @precondition(lambda self: self.model.series)
+    @rule(data=st.data(), day=st.integers(0, SERIES_COUNT - 1), move=st.booleans())
+    def series_gains_exception(self, data: st.DataObject, day: int, move: bool) -> None:
+        self._step()
+        series_id = data.draw(st.sampled_from(sorted(self.model.series)))
+        first, altered = self.model.series[series_id]
+        original = first + dt.timedelta(days=day)
+        if original in altered:
+            return  # one exception per instance
+        altered.add(original)
+        remote = self.backend.remote
+        if move:
+            start = original + dt.timedelta(hours=1)
+            remote.move_instance(
+                self.world.pull_cal,
+                series_id,
+                original,
+                start,
+                start + dt.timedelta(minutes=30),
+                summary="Stand-up (moved)",
+            )
+        else:
+            remote.cancel_instance(self.world.pull_cal, series_id, original)
+
+    # -- the coach's phone, on pushed appointments ------------------------------------
+
+    def _pushed_ids(self) -> list[str]:
+        return self.backend.remote.ids(self.world.push_cal)
+
+    @rule(data=st.data())
+    def outside_deletes_pushed_event(self, data: st.DataObject) -> None:
+        self._step()
+        ids = self._pushed_ids()
+        if not ids:
+            return
+        event_id = data.draw(st.sampled_from(ids))
+        stored = self.backend.remote.stored(self.world.push_cal, event_id)
+        self.backend.remote.delete(self.world.push_cal, event_id)
+        appointment_id = appointment_id_from_key(stored.key)
+        if appointment_id is not None:
+            self.model.deleted_outside.add(appointment_id)
+            if self.model.cancellation_on:
+                self.model.may_cancel.add(appointment_id)
+
+    @rule(data=st.data(), start=st.sampled_from(SLOTS), touch=st.booleans())
+    def outside_changes_pushed_event(
+        self, data: st.DataObject, start: dt.datetime, touch: bool
+    ) -> None:
+        self._step()
+        ids = self._pushed_ids()
+        if not ids:
+            return
+        event_id = data.draw(st.sampled_from(ids))
+        if touch:
+            self.backend.remote.touch(self.world.push_cal, event_id)
+        else:
+            end = start + dt.timedelta(hours=1)
+            self.backend.remote.move(self.world.push_cal, event_id, start, end)
+
+    # -- switches -----------------------------------------------------------------------
+
+    @rule(switch=st.sampled_from(["pull", "push", "cancellation"]))
+    def coach_flips_switch(self, switch: str) -> None:
+        self._step()
+        model = self.model
+        with db.session_scope(self.world.url) as s:
+            if switch == "pull":
+                model.pull_on = not model.pull_on
+                on_pull_switch(s, self.world.connection_id, model.pull_on)
+            elif switch == "push":
+                model.push_on = not model.push_on
+                on_push_switch(s, self.world.connection_id, model.push_on)
+            else:
+                model.cancellation_on = not model.cancellation_on
+                row = s.get(CalendarConnection, self.world.connection_id)
+                assert row is not None
+                row.cancellation_notification = model.cancellation_on
+                s.add(row)
+        if switch == "cancellation" and model.cancellation_on:
+            model.may_cancel |= model.deleted_outside
+
+    # -- faults, time, syncs ----------------------------------------------------------
+
+    @rule(kind=st.sampled_from(FAULTS), operation=st.sampled_from(OPERATIONS))
+    def server_fault(self, kind: str, operation: str) -> None:
+        self._step()
+        if kind in (LOST_RESPONSE, CRASH_AFTER_WRITE) and operation not in WRITES:
+            return
+        self.backend.inject(kind, operation)
+
+    @rule()
+    def listing_comes_back_empty(self) -> None:
+        self._step()
+        self.backend.inject(EMPTY_LISTING, "list_all")
+
+    @rule(push_calendar=st.booleans())
+    def server_forgets_cursor(self, push_calendar: bool) -> None:
+        self._step()
+        world = self.world
+        sub, cal = (
+            (world.push_sub_id, world.push_cal)
+            if push_calendar
+            else (world.pull_sub_id, world.pull_cal)
+        )
+        if self._cursor(sub):
+            self.backend.invalidate_cursor(world, sub, cal)
+
+    @rule()
+    def daily_full_listing_due(self) -> None:
+        self._step()
+        with db.session_scope(self.world.url) as s:
+            s.exec(sa.update(SyncCursor).values(full_sync_at=None))
+
+    @rule(seconds=st.sampled_from([1, 30, 300, 1800]))
+    def time_passes(self, seconds: int) -> None:
+        self._step()
+        self.model.now += dt.timedelta(seconds=seconds)
+
+    @rule()
+    def sync(self) -> None:
+        self._step()
+        self._sync()
+
+    @rule()
+    def settle(self) -> None:
+        self._step()
+        self._settle_and_check()
+
+    def teardown(self) -> None:
+        try:
+            self._settle_and_check()
+        finally:
+            self.backend.close()
+            for spec in self.specs:
+                registry.register(spec)
+            db.dispose_all()
+            self.loop.close()
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+    # -- the invariants ----------------------------------------------------------------
+
+    def _cursor(self, sub_id: int) -> str:
+        with db.session_scope(self.world.url) as s:
+            row = s.exec(
+                select(SyncCursor).where(SyncCursor.sub_calendar_id == sub_id)
+            ).first()
+            return row.cursor if row else ""
+
+    def _settle_and_check(self) -> None:
+        """Faults stop, every wait has passed, one clean sync: then check.
+
+        A calendar that really was emptied lists as empty, which the engine
+        holds for an hour before believing it (a server hiccup looks the
+        same): then the hour passes and one more sync runs."""
+        self.backend.clear()
+        self._clean_sync()
+        if self._empty_since():
+            self._clean_sync()
+        self._check()
+
+    def _clean_sync(self) -> None:
+        with db.session_scope(self.world.url) as s:
+            waits = list(
+                s.exec(
+                    select(PushOutbox.next_attempt_at).where(
+                        PushOutbox.done_at.is_(None)  # type: ignore[union-attr]
+                    )
+                ).all()
+            )
+        waits += [since + WIPE_CONFIRM_AFTER for since in self._empty_since()]
+        self.model.now = max([self.model.now, *waits]) + dt.timedelta(seconds=1)
+        self._run(self.world.sync(now=self.model.now))
+
+    def _empty_since(self) -> list[dt.datetime]:
+        with db.session_scope(self.world.url) as s:
+            return [
+                since
+                for since in s.exec(select(SyncCursor.empty_since)).all()
+                if since is not None
+            ]
+
+    def _listing(self, cal: str) -> ChangeSet:
+        async def read() -> ChangeSet:
+            provider = self.backend.remote.connect()
+            try:
+                return await provider.list_all(cal)
+            finally:
+                await provider.aclose()
+
+        return self._run(read())
+
+    def _check(self) -> None:
+        self._pulled_view_equals_the_external_calendar()
+        self._live_appointments_are_pushed_exactly_once()
+        self._nothing_cancelled_without_cause()
+        self._no_email_twice()
+
+    def _pulled_view_equals_the_external_calendar(self) -> None:
+        with db.session_scope(self.world.url) as s:
+            rows = s.exec(
+                select(ExternalEvent).where(
+                    ExternalEvent.sub_calendar_id == self.world.pull_sub_id
+                )
+            ).all()
+            pulled = sorted(
+                (r.remote_id, r.occurrence, r.start, r.end, r.busy) for r in rows
+            )
+        username = self.world.connection().username
+        attendee = username if "@" in username else self.world.coach_email
+        expected: list[tuple] = []
+        if self.model.pull_on:
+            for event in self._listing(self.world.pull_cal).changed:
+                expected += [
+                    (event.id, o.recurrence_id or "", o.start, o.end, o.busy)
+                    for o in expand(event.raw, *WINDOW, "UTC", attendee)
+                    if not o.cancelled
+                ]
+        assert pulled == sorted(expected), "the pulled view is not the calendar"
+
+    def _live_appointments_are_pushed_exactly_once(self) -> None:
+        if not self.model.push_on:
+            return
+        by_key: dict[str, list[tuple[dt.datetime, dt.datetime]]] = {}
+        for event in self._listing(self.world.push_cal).changed:
+            assert event.coach_key, f"a stranger in the push calendar: {event.id}"
+            [occ] = expand(event.raw, *WINDOW, "UTC")
+            by_key.setdefault(event.coach_key, []).append((occ.start, occ.end))
+        with db.session_scope(self.world.url) as s:
+            appointments = s.exec(
+                select(Appointment).where(Appointment.coach_id == self.world.coach_id)
+            ).all()
+        for appointment in appointments:
+            assert appointment.id is not None
+            found = by_key.pop(event_key(appointment.id), [])
+            if appointment.status == "confirmed" and appointment.end > self.model.now:
+                assert found == [(appointment.start, appointment.end)], (
+                    f"appointment {appointment.id} at {appointment.start:%d %H:%M} "
+                    f"is in the push calendar as {found}"
+                )
+            elif appointment.status == "cancelled":
+                assert found == [], f"cancelled appointment {appointment.id} is pushed"
+        assert not by_key, f"events of unknown appointments: {sorted(by_key)}"
+
+    def _nothing_cancelled_without_cause(self) -> None:
+        with db.session_scope(self.world.url) as s:
+            cancelled = set(
+                s.exec(
+                    select(Appointment.id).where(
+                        Appointment.coach_id == self.world.coach_id,
+                        Appointment.status == "cancelled",
+                    )
+                ).all()
+            )
+        model = self.model
+        unexplained = cancelled - model.cancelled_here - model.may_cancel
+        assert not unexplained, f"cancelled without cause: {sorted(unexplained)}"
+        # The engine's cancellations: no longer live for the machine.
+        engine_cancelled = cancelled - model.cancelled_here
+        model.live -= engine_cancelled
+        model.deleted_outside -= engine_cancelled
+
+    def _no_email_twice(self) -> None:
+        with db.session_scope(self.world.url) as s:
+            mails = s.exec(select(EmailOutbox.to_addr, EmailOutbox.subject)).all()
+        for kind in ("Confirmed:", "Cancelled:"):
+            sent = [
+                to
+                for to, subject in mails
+                if subject.startswith(kind) and to.startswith("invitee-")
+            ]
+            twice = sorted({to for to in sent if sent.count(to) > 1})
+            assert not twice, f"{kind} sent twice to {twice}"
