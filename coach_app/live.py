@@ -26,9 +26,10 @@ from typing import Any
 
 from reflex.istate.manager.token import BaseStateToken
 
+from coach_app import changes
 from coach_app.db import session_scope
 from coach_app.models import Coach, utcnow
-from coach_app.services import availability, wakeups
+from coach_app.services import availability
 from coach_app.services.appointment_types import list_types
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,7 @@ async def live_updates(app: Any) -> None:
     """Lifespan task: remember the loop and the app, then idle."""
     global _loop, _app
     _loop, _app = asyncio.get_running_loop(), app
-    wakeups.on_coach_change(notify)
+    changes.on_coach_change(notify)
     try:
         await asyncio.Event().wait()
     finally:

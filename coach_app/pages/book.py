@@ -20,7 +20,7 @@ from coach_app.components.forms import error_callout
 from coach_app.components.layout import public_page
 from coach_app.db import session_scope
 from coach_app.models import AppointmentType, utcnow
-from coach_app.services import availability, booking, wakeups
+from coach_app.services import availability, booking
 from coach_app.services.appointment_types import list_types
 from coach_app.services.errors import UserError
 from coach_app.services.validation import check_timezone, timezone_names
@@ -212,7 +212,6 @@ class BookState(rx.State):
             self.error = str(exc)
             self._refresh()
             return
-        wakeups.coach_changed(done.coach_id)
         self.confirmed = True
         self.confirmation = (
             f"{done.type_name} with {done.coach_name} on {self.slot_label}. "

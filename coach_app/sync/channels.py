@@ -259,7 +259,7 @@ async def stop_channels(connection_id: int, *, url: str | None = None) -> int:
     finally:
         if provider is not None:
             try:
-                await provider.aclose()  # type: ignore[attr-defined]
+                await provider.aclose()
             except Exception:
                 log.warning("closing the provider of %s failed", connection_id)
         await asyncio.to_thread(_delete_rows, url, [r.id for r in rows])
