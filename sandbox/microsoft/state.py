@@ -15,6 +15,7 @@ Test controls (plain methods, not HTTP):
   ``move_event``, ``delete_event``, ``update_occurrence``,
   ``move_occurrence``, ``cancel_occurrence``, ``move_to_calendar``; read
   back with ``get_event``, ``events``, ``occurrences``, ``occurrence_id``;
+* time: ``advance_clock`` (what stamps events);
 * failures: ``revoke`` (with a reason), ``expire_access_tokens``,
   ``evict_delta_tokens``, ``inject_replays``, ``inject_fault`` /
   ``clear_faults`` (``rate_limit`` and ``too_many_requests``: 429
@@ -36,7 +37,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -304,6 +305,12 @@ class MicrosoftSandboxState(SandboxControls):
         ``password_changed`` → 50173, ``mfa_required`` → 50076,
         ``consent_revoked`` → 65001)."""
         return self.authority.revoke(token, email=email, reason=reason)
+
+    def advance_clock(self, delta: timedelta) -> None:
+        """Move the clock that stamps events (``createdDateTime``,
+        ``lastModifiedDateTime``) forward: "this happened later"."""
+        with self.lock:
+            self.store.clock_offset += delta
 
     def evict_delta_tokens(
         self,

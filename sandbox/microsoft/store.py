@@ -14,7 +14,7 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sandbox.common.oauth import User
@@ -73,9 +73,15 @@ class Store:
         self.mailboxes: dict[str, Mailbox] = {}
         self.calendars: dict[str, Calendar] = {}
         self.on_change: ChangeHook | None = None
+        # Stamps (createdDateTime, lastModifiedDateTime) read this clock;
+        # ``MicrosoftSandboxState.advance_clock`` moves it.
+        self.clock_offset = timedelta(0)
         self._event_calendar: dict[str, str] = {}  # immutable id → calendar id
         self._rest_to_key: dict[str, str] = {}
         self._transactions: dict[tuple[str, str], str] = {}  # (email, id) → key
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.clock_offset
 
     # -- mailboxes and calendars ---------------------------------------------------
 
@@ -169,7 +175,7 @@ class Store:
         when = timing({"start": start, "end": end}, None, bool(fields.get("isAllDay")))
         ext_list = fields.pop("singleValueExtendedProperties", None) or []
         key, rest_id = new_ids()
-        now = datetime.now(UTC)
+        now = self.now()
         stored = StoredEvent(
             key=key,
             rest_id=rest_id,
@@ -267,7 +273,7 @@ class Store:
             when.start,
             when.end,
             new_change_key(),
-            datetime.now(UTC),
+            self.now(),
         )
         self.touch(stored, "updated")
 
@@ -310,7 +316,7 @@ class Store:
 
     def touch(self, stored: StoredEvent, change: str) -> None:
         stored.change_key = new_change_key()
-        stored.modified = datetime.now(UTC)
+        stored.modified = self.now()
         self.save(self.calendars[stored.calendar_id], stored, change)
 
     def save(self, cal: Calendar, stored: StoredEvent, change: str) -> None:
