@@ -27,7 +27,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import icalendar
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from coach_app.calendars.base import OutgoingEvent, RemoteEvent
@@ -141,34 +140,77 @@ def remote_event(item: dict[str, Any]) -> RemoteEvent:
         ) from exc
     key = key_of(item)
     uid = str(item.get("iCalUId") or item["id"])
-    vevent = icalendar.Event()
-    vevent.add("uid", uid)
-    stamp = parse_time(item.get("lastModifiedDateTime")) or datetime.now(UTC)
-    vevent.add("dtstamp", stamp.replace(microsecond=0))
-    vevent.add("dtstart", start)
-    vevent.add("dtend", end)
     subject = str(item.get("subject") or "")
-    if subject:
-        vevent.add("summary", subject)
-    location = (item.get("location") or {}).get("displayName")
-    if location:
-        vevent.add("location", str(location))
-    vevent.add("status", "CANCELLED" if item.get("isCancelled") else "CONFIRMED")
-    vevent.add("transp", "OPAQUE" if is_busy(item) else "TRANSPARENT")
-    if key:
-        vevent.add(KEY_PROPERTY, key)
-    cal = icalendar.Calendar()
-    cal.add("prodid", PRODID)
-    cal.add("version", "2.0")
-    cal.add_component(vevent)
+    location = str((item.get("location") or {}).get("displayName") or "")
+    stamp = parse_time(item.get("lastModifiedDateTime")) or datetime.now(UTC)
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:{PRODID}",
+        "BEGIN:VEVENT",
+        f"UID:{_text(uid)}",
+        f"DTSTAMP:{_utc(stamp)}",
+        _moment("DTSTART", start),
+        _moment("DTEND", end),
+        *([f"SUMMARY:{_text(subject)}"] if subject else []),
+        *([f"LOCATION:{_text(location)}"] if location else []),
+        f"STATUS:{'CANCELLED' if item.get('isCancelled') else 'CONFIRMED'}",
+        f"TRANSP:{'OPAQUE' if is_busy(item) else 'TRANSPARENT'}",
+        *([f"{KEY_PROPERTY}:{_text(key)}"] if key else []),
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
     return RemoteEvent(
         id=str(item["id"]),
         etag=item.get("@odata.etag") or item.get("changeKey"),
         uid=uid,
-        raw=bytes(cal.to_ical()).decode("utf-8"),
+        raw="".join(_fold(line) + "\r\n" for line in lines),
         summary=subject or None,
         coach_key=key,
     )
+
+
+# -- iCalendar text (written directly: icalendar's writer would be most of
+# the cost of pulling 10,000 events) ---------------------------------------------
+
+
+def _text(value: str) -> str:
+    """RFC 5545 §3.3.11 TEXT escaping."""
+    return (
+        value.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+        .replace("\r", "\\n")
+    )
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _moment(name: str, value: datetime | date) -> str:
+    if isinstance(value, datetime):
+        return f"{name}:{_utc(value)}"
+    return f"{name};VALUE=DATE:{value.strftime('%Y%m%d')}"
+
+
+def _fold(line: str) -> str:
+    """RFC 5545 §3.1: lines of at most 75 octets, continued with a space."""
+    raw = line.encode("utf-8")
+    if len(raw) <= 75:
+        return line
+    parts, current, size = [], "", 0
+    for char in line:
+        width = len(char.encode("utf-8"))
+        if size + width > (75 if not parts else 74):
+            parts.append(current)
+            current, size = "", 0
+        current += char
+        size += width
+    parts.append(current)
+    return "\r\n ".join(parts)
 
 
 def _instant(value: dict[str, Any], fallback_zone: str | None) -> datetime:
