@@ -16,8 +16,9 @@ delta-query-overview).
   of series come expanded, as in ``calendarView``.
 * Replays: ``inject_replays`` makes the next round resend known items and
   one entry twice.
-* Tokens live in a per-calendar cache of ``max_tokens`` (oldest evicted, as
-  Outlook's cache does); an evicted, unknown or foreign token answers 410
+* Tokens live in a per-calendar cache of ``max_tokens`` delta tokens and
+  ``max_rounds`` rounds' skip tokens (oldest evicted, as Outlook's cache
+  does); an evicted, unknown or foreign token answers 410
   ``SyncStateNotFound`` (``evict`` may choose another status/code and a
   ``Location`` header). Skip tokens can be re-requested (a retried page
   gets the same page).
@@ -69,6 +70,7 @@ class Round:
     path: str
     entries: list[Entry]
     delta_token: str
+    seq: int  # the calendar's change counter when the round began
     skip_tokens: dict[int, str] = field(default_factory=dict)  # offset → token
 
 
@@ -81,6 +83,8 @@ class DeltaTracker:
         self._order: dict[str, deque[str]] = {}
         self._evicted: dict[str, tuple[int, str, bool]] = {}
         self._rounds: dict[str, tuple[Round, int]] = {}  # skip token → (round, offset)
+        self._round_order: dict[str, deque[Round]] = {}
+        self.max_rounds = 20  # rounds (and their skip tokens) kept per calendar
         self._replays: dict[str, int] = {}
 
     def page(
@@ -137,7 +141,7 @@ class DeltaTracker:
             known.setdefault(key, {})[item_key(key, original)] = version(ev, original)
             entries.append(Entry(False, key, original))
         state = self._new_state(email, cal, lo, hi, known)
-        return Round(email, cal.id, path, entries, state.token)
+        return Round(email, cal.id, path, entries, state.token, cal.seq)
 
     def _next_round(self, cal: Calendar, state: DeltaState, path: str) -> Round:
         known = dict(state.known)
@@ -184,7 +188,7 @@ class DeltaTracker:
             if entries:
                 entries.append(entries[0])
         new = self._new_state(state.email, cal, state.lo, state.hi, known)
-        return Round(state.email, cal.id, path, entries, new.token)
+        return Round(state.email, cal.id, path, entries, new.token, cal.seq)
 
     def _new_state(
         self,
@@ -208,6 +212,13 @@ class DeltaTracker:
 
     def _skip_token(self, rnd: Round, offset: int) -> str:
         token = rnd.skip_tokens.get(offset)
+        if not rnd.skip_tokens:  # a new round: the oldest one makes room
+            order = self._round_order.setdefault(rnd.calendar_id, deque())
+            order.append(rnd)
+            while len(order) > self.max_rounds:
+                for old in order.popleft().skip_tokens.values():
+                    if self._rounds.pop(old, None) is not None:
+                        self._evicted[old] = (410, "SyncStateNotFound", False)
         if token is None:
             token = rnd.skip_tokens[offset] = secrets.token_urlsafe(24)
             self._rounds[token] = (rnd, offset)
@@ -231,19 +242,23 @@ class DeltaTracker:
         else:
             out["@odata.deltaLink"] = f"{link}?$deltatoken={rnd.delta_token}"
         out["value"] = [
-            self._render(cal, entry, view)
+            self._render(cal, rnd, entry, view)
             for entry in rnd.entries[offset : offset + size]
         ]
         return out
 
-    def _render(self, cal: Calendar, entry: Entry, view: View) -> dict[str, Any]:
+    def _render(
+        self, cal: Calendar, rnd: Round, entry: Entry, view: View
+    ) -> dict[str, Any]:
         ev = cal.events.get(entry.event_key)
-        if (
-            entry.removed
-            or ev is None
-            or ev.deleted
-            or (entry.original is not None and not ev.has_occurrence(entry.original))
-        ):
+        # An event changed since the round began may have lost the occurrence.
+        gone = (
+            ev is not None
+            and ev.seq > rnd.seq
+            and entry.original is not None
+            and not ev.has_occurrence(entry.original)
+        )
+        if entry.removed or ev is None or ev.deleted or gone:
             base = entry.event_key if view.immutable or ev is None else ev.rest_id
             item_id = (
                 base if entry.original is None else occurrence_id(base, entry.original)
