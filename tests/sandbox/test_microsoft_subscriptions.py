@@ -102,7 +102,7 @@ def test_expiry_beyond_the_maximum_is_refused_and_renewal_extends(
     microsoft: MicrosoftSandbox, account: str, api: httpx.Client, hook: WebhookReceiver
 ) -> None:
     cal = microsoft.state.mailboxes_default(account)
-    too_long = (NOW + timedelta(minutes=4231)).isoformat()
+    too_long = (datetime.now(UTC) + timedelta(minutes=4240)).isoformat()
     refused = api.post(
         "/subscriptions", json=subscription(hook, cal, expirationDateTime=too_long)
     )

@@ -21,10 +21,13 @@ from coach_app.calendars.microsoft.push import (
     parse_notifications,
     validation_answer,
 )
+from coach_app.calendars.microsoft.spec import OFFICE365_SPEC, OUTLOOK_SPEC
 
 __all__ = [
     "OFFICE365",
+    "OFFICE365_SPEC",
     "OUTLOOK",
+    "OUTLOOK_SPEC",
     "PRESETS",
     "SCOPES",
     "GraphNotification",

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -142,12 +142,15 @@ class MicrosoftGraphProvider:
         max_wait: float = 60.0,
         timeout: float = 30.0,
         sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], datetime] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         on_request: RequestHook | None = None,
     ) -> None:
         """``access_token_source``: a ``TokenSource`` (refreshes) or a bare
         access token; ``graph_base`` None reads ``COACH_APP_MICROSOFT_GRAPH_BASE``;
-        ``page_size`` is ``Prefer: odata.maxpagesize`` for delta pages."""
+        ``page_size`` is ``Prefer: odata.maxpagesize`` for delta pages;
+        ``clock`` (aware UTC "now") places the sync window, real time by
+        default (a test that runs the engine at a fixed time passes its own)."""
         tokens = (
             StaticToken(access_token_source, reconnect_message=preset.reconnect_message)
             if isinstance(access_token_source, str)
@@ -161,6 +164,7 @@ class MicrosoftGraphProvider:
         self.rewindow_after = rewindow_after
         self.verify_limit = verify_limit
         self.max_subscription = max_subscription
+        self._clock = clock
         self._http = GraphHttp(
             tokens,
             graph_base=self.graph_base,
@@ -187,9 +191,8 @@ class MicrosoftGraphProvider:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    @staticmethod
-    def now() -> datetime:
-        return datetime.now(UTC)
+    def now(self) -> datetime:
+        return self._clock() if self._clock is not None else datetime.now(UTC)
 
     # -- discovery -------------------------------------------------------------------
 
@@ -478,7 +481,8 @@ class MicrosoftGraphProvider:
     def _expiry(self, ttl: timedelta | float) -> str:
         wanted = ttl if isinstance(ttl, timedelta) else timedelta(seconds=float(ttl))
         lifetime = min(wanted, self.max_subscription - SUBSCRIPTION_MARGIN)
-        return (self.now() + lifetime).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+        # Graph's clock, not the sync window's: real time.
+        return (datetime.now(UTC) + lifetime).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
 
     # -- helpers ----------------------------------------------------------------------
 
