@@ -198,3 +198,18 @@ def test_a_slow_endpoint_is_recorded_as_a_failed_delivery(
         d for d in microsoft.state.delivery_log() if d.subscription_id == sub["id"]
     ]
     assert delivery.status_code == 202 and delivery.elapsed > 3 and not delivery.ok
+
+
+def test_a_handshake_answered_too_late_refuses_the_subscription(
+    microsoft: MicrosoftSandbox, account: str, api: httpx.Client, hook: WebhookReceiver
+) -> None:
+    microsoft.state.subs.validation_timeout = 0.3  # Graph waits 10 s
+    hook.mode, hook.delay = "slow", 1.0
+    try:
+        cal = microsoft.state.mailboxes_default(account)
+        late = api.post("/subscriptions", json=subscription(hook, cal))
+    finally:
+        microsoft.state.subs.validation_timeout = 10.0
+    assert late.status_code == 400
+    assert late.json()["error"]["code"] == "ValidationError"
+    assert microsoft.state.subscriptions(account) == []
