@@ -195,7 +195,8 @@ class ProviderSpec:
     push: PushSupport | None = None
     # Offered on this server (an OAuth provider needs its client configured).
     available: Callable[[], bool] = _always
-    # The service in a sentence ("your CalDAV calendar …"); "" = the label.
+    # The service's name inside a sentence when the label does not fit there:
+    # "CalDAV" for "Other CalDAV server" ("your CalDAV calendar"); "" = label.
     service: str = ""
 
     @property

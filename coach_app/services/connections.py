@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from coach_app import changes
 from coach_app.db import session_scope
@@ -63,6 +63,22 @@ def list_connections(
         ).all()
         out.append((row, list(subs)))
     return out
+
+
+def first_sync_progress(session: Session, connection: CalendarConnection) -> str:
+    """While a connection's first sync runs: how far it got, in plain words
+    ("" once it has synced). Events are stored a calendar at a time."""
+    if connection.last_sync_at is not None or connection.status != "ok":
+        return ""
+    imported = session.exec(
+        select(sa.func.count())
+        .select_from(ExternalEvent)
+        .join(SubCalendar, col(SubCalendar.id) == ExternalEvent.sub_calendar_id)
+        .where(col(SubCalendar.connection_id) == connection.id)
+    ).one()
+    if not imported:
+        return "First sync in progress…"
+    return f"First sync in progress: {imported:,} events imported so far…"
 
 
 def set_switch(

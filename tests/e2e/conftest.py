@@ -167,6 +167,20 @@ def caldav_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def ews_sandbox():
+    """The Exchange Web Services sandbox on loopback. Autodiscover is pointed
+    at an address that answers 404, so sign-in needs the server address."""
+    from coach_app.calendars.exchange.spec import AUTODISCOVER_ENV
+    from sandbox.ews import start_ews_sandbox
+
+    sandbox = start_ews_sandbox()
+    os.environ[AUTODISCOVER_ENV] = sandbox.base_url + "/nowhere/autodiscover.xml"
+    os.environ["COACH_APP_URL_ALLOWLIST"] = "127.0.0.1"
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
         b = pw.chromium.launch(

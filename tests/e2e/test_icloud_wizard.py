@@ -82,6 +82,10 @@ def test_icloud_wizard_connects_two_pull_calendars_and_one_push(
         expect(card.get_by_role("switch", name=name)).to_have_attribute(
             "aria-checked", "true"
         )
+    # The first sync started on Connect; the card follows it without a reload
+    # or a Sync now, and then shows its real last and next sync.
+    expect(card.locator(".sync-times")).not_to_contain_text("not yet", timeout=30_000)
+    expect(card.locator(".sync-progress")).to_have_count(0)
 
     with session_scope(app_db_url) as s:
         conn = s.exec(select(CalendarConnection)).one()

@@ -155,6 +155,14 @@ def connection_card(conn: ConnectionView) -> rx.Component:
                 class_name="sync-times",
             ),
             rx.cond(
+                conn.progress != "",
+                rx.hstack(
+                    rx.spinner(size="1"),
+                    rx.text(conn.progress, size="2", class_name="sync-progress"),
+                    align="center",
+                ),
+            ),
+            rx.cond(
                 conn.last_error != "",
                 rx.callout(
                     conn.last_error, icon="triangle-alert", color_scheme="red", size="1"

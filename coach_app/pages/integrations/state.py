@@ -9,6 +9,7 @@ pushed to that calendar.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
@@ -24,6 +25,9 @@ from coach_app.services.errors import UserError
 from coach_app.state import AuthState
 
 log = logging.getLogger(__name__)
+
+FOLLOW_EVERY = 1.0  # seconds between looks at a running first sync
+FOLLOW_ROUNDS = 900  # a quarter of an hour at most
 
 
 class SubView(BaseModel):
@@ -41,6 +45,7 @@ class ConnectionView(BaseModel):
     last_sync: str
     next_sync: str
     last_error: str
+    progress: str  # while the first sync runs
     action_error: str  # the failure of the coach's last action on this card
     check_conflicts: bool
     push_enabled: bool
@@ -72,6 +77,7 @@ class IntegrationsState(AuthState):
     disconnecting_id: int = 0  # the card asking "Disconnect?"
     remove_pushed: bool = False
     _card_errors: dict[int, str] = {}
+    _following: bool = False  # follow_first_sync is running for this tab
 
     def _reload(self, coach_id: int) -> None:
         with session_scope() as s:
@@ -89,6 +95,7 @@ class IntegrationsState(AuthState):
                         last_sync=_when(row.last_sync_at, zone),
                         next_sync=_when(row.next_sync_at, zone),
                         last_error=row.last_error,
+                        progress=connections.first_sync_progress(s, row),
                         action_error=self._card_errors.get(row.id, ""),
                         check_conflicts=row.check_conflicts,
                         push_enabled=row.push_enabled,
@@ -122,6 +129,32 @@ class IntegrationsState(AuthState):
         if coach_id is not None:
             self._card_errors = {}
             self._reload(coach_id)
+            if self._first_sync_running():
+                return IntegrationsState.follow_first_sync
+
+    def _first_sync_running(self) -> bool:
+        return any(c.progress for c in self.connections_list)
+
+    @rx.event(background=True)
+    async def follow_first_sync(self):
+        """Show a first sync's progress until it is done (or a while passed)."""
+        async with self:
+            if self._following:
+                return
+            self._following = True
+        try:
+            for _ in range(FOLLOW_ROUNDS):
+                await asyncio.sleep(FOLLOW_EVERY)
+                async with self:
+                    coach_id = self._coach_id()
+                    if coach_id is None:
+                        return
+                    self._reload(coach_id)
+                    if not self._first_sync_running():
+                        return
+        finally:
+            async with self:
+                self._following = False
 
     @rx.event
     def set_switch(self, connection_id: int, switch: str, value: bool):

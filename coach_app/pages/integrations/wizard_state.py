@@ -226,3 +226,4 @@ class WizardState(IntegrationsState):
             "The first sync has started."
         )
         self._reload(coach_id)
+        return IntegrationsState.follow_first_sync
