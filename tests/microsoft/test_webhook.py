@@ -172,3 +172,6 @@ async def test_reauthorization_required_renews_the_subscription(
         if s.id == renewed[world.pull_sub_id]
     ]
     assert [s.reauthorization_required for s in fresh] == [False]
+    # The old subscription was deleted at Graph, not left to run out.
+    live = {s.id for s in world.graph.state.subscriptions(world.email)}
+    assert old not in live
