@@ -167,6 +167,18 @@ def caldav_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def microsoft_sandbox():
+    """The Microsoft identity platform and Graph sandbox on loopback; the
+    app's ``COACH_APP_MICROSOFT_*`` variables point at it."""
+    from sandbox.microsoft import start_microsoft_sandbox
+
+    sandbox = start_microsoft_sandbox()
+    os.environ.update(sandbox.env())
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture(scope="session")
 def ews_sandbox():
     """The Exchange Web Services sandbox on loopback. Autodiscover is pointed
     at an address that answers 404, so sign-in needs the server address."""
