@@ -16,6 +16,7 @@ from coach_app.state import AuthState
 class TypeRow(BaseModel):
     id: int
     name: str
+    description: str
     duration_min: int
     slot_interval_min: int
     buffer_before_min: int
@@ -37,7 +38,10 @@ _NUMBER_FIELDS = (
 
 
 def _parse(form: dict) -> types.TypeInput:
-    values: dict = {"name": str(form.get("name", ""))}
+    values: dict = {
+        "name": str(form.get("name", "")),
+        "description": str(form.get("description", "")),
+    }
     try:
         for key in _NUMBER_FIELDS:
             values[key] = int(str(form.get(key, "")).strip())
@@ -138,6 +142,23 @@ def _type_form() -> rx.Component:
                 rx.cond(e, "Edit appointment type", "New appointment type"), size="4"
             ),
             field("Name", "name", id="type-name", default_value=rx.cond(e, e.name, "")),
+            rx.vstack(
+                rx.el.label(
+                    "Description (shown on your booking page)",
+                    html_for="type-description",
+                    font_size="0.9em",
+                    font_weight="500",
+                ),
+                rx.text_area(
+                    name="description",
+                    id="type-description",
+                    default_value=rx.cond(e, e.description, ""),
+                    max_length=1000,
+                    width="100%",
+                ),
+                spacing="1",
+                width="100%",
+            ),
             rx.grid(
                 _num("Duration (min)", "duration_min", rx.cond(e, e.duration_min, 60)),
                 _num(
