@@ -56,7 +56,7 @@ class Managed:
     start: dt.datetime
     end: dt.datetime
     cancelled: bool
-    client_timezone: str
+    timezone: str  # the client's (from booking), else the coach's
 
 
 def open_link(session: Session, token: str, now: dt.datetime | None = None) -> Managed:
@@ -77,7 +77,7 @@ def open_link(session: Session, token: str, now: dt.datetime | None = None) -> M
         start=appointment.start,
         end=appointment.end,
         cancelled=appointment.status == "cancelled",
-        client_timezone=appointment.invitee_timezone,
+        timezone=appointment.invitee_timezone or coach.timezone,
     )
 
 

@@ -215,3 +215,30 @@ def test_public_base_prefers_configuration_then_a_clean_browser_origin(monkeypat
     monkeypatch.setenv("COACH_APP_PUBLIC_URL", "https://coach.example.com/")
     assert links.public_base("http://127.0.0.1:3001") == "https://coach.example.com"
     assert links.booking_url("https://c.example", "kim") == "https://c.example/book/kim"
+
+
+def test_add_to_calendar_file_and_google_link_carry_time_and_manage_link():
+    import icalendar
+
+    from coach_app.services.add_to_calendar import Entry, google_link, ics_file
+
+    entry = Entry(
+        appointment_id=5,
+        version=1,
+        title="Coaching session with Kim Coach",
+        start=NINE,
+        end=NINE + HOUR,
+        coach_name="Kim Coach",
+        coach_email="kim@example.com",
+        client_name="Ivy",
+        client_email="ivy@example.com",
+        manage_url="https://c.example/manage/5.1.x",
+    )
+    cal = icalendar.Calendar.from_ical(ics_file(entry))
+    [event] = cal.walk("VEVENT")
+    assert str(cal["METHOD"]) == "PUBLISH"
+    assert event.decoded("DTSTART") == NINE
+    assert "https://c.example/manage/5.1.x" in str(event["DESCRIPTION"])
+    link = google_link(entry)
+    assert "dates=20300107T090000Z%2F20300107T100000Z" in link
+    assert "action=TEMPLATE" in link and "manage%2F5.1.x" in link
