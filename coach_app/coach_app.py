@@ -8,6 +8,7 @@ from coach_app.pages import (  # noqa: F401
     book,
     calendar,
     home,
+    legal,
     login,
     manage,
     oauth_google,

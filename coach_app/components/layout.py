@@ -29,14 +29,24 @@ def skip_link() -> rx.Component:
         "Skip to content",
         href="#main",
         class_name="skip-link",
+        # Visually hidden until a keyboard user reaches it.
         style={
             "position": "absolute",
-            "left": "-999px",
-            "top": "0.5em",
-            "padding": "0.5em 1em",
-            "background": "var(--color-background)",
-            "z_index": "10",
-            "&:focus": {"left": "0.5em"},
+            "width": "1px",
+            "height": "1px",
+            "overflow": "hidden",
+            "clip_path": "inset(50%)",
+            "white_space": "nowrap",
+            "&:focus": {
+                "width": "auto",
+                "height": "auto",
+                "clip_path": "none",
+                "left": "0.5em",
+                "top": "0.5em",
+                "padding": "0.5em 1em",
+                "background": "var(--color-background)",
+                "z_index": "10",
+            },
         },
     )
 
@@ -118,6 +128,31 @@ def navbar(current: str) -> rx.Component:
     )
 
 
+def footer() -> rx.Component:
+    return rx.el.footer(
+        rx.flex(
+            rx.link(
+                "Terms of Service",
+                href="/terms",
+                size="2",
+                color_scheme="gray",
+                high_contrast=True,
+            ),
+            rx.link(
+                "Privacy Policy",
+                href="/privacy",
+                size="2",
+                color_scheme="gray",
+                high_contrast=True,
+            ),
+            gap="1.5em",
+            justify="center",
+            wrap="wrap",
+        ),
+        padding="2em 1em",
+    )
+
+
 def template(
     route: str, title: str, on_load: list | None = None
 ) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.Component]]:
@@ -136,6 +171,7 @@ def template(
                     max_width="1200px",
                     margin_x="auto",
                 ),
+                footer(),
                 width="100%",
             )
 
@@ -157,6 +193,7 @@ def public_page(route: str, title: str, on_load: list | None = None):
             return rx.box(
                 client_token_probe(),
                 rx.el.main(page(), id="main"),
+                footer(),
                 width="100%",
             )
 
