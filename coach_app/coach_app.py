@@ -18,7 +18,11 @@ from coach_app.pages import (  # noqa: F401
 from coach_app.sync.scheduler import sync_loop
 from coach_app.webhooks import with_webhooks
 
-app = rx.App(api_transformer=with_webhooks, html_lang="en")  # POST /webhooks/google
+app = rx.App(
+    api_transformer=with_webhooks,
+    html_lang="en",
+    stylesheets=["/contrast.css"],
+)  # POST /webhooks/google
 app.register_lifespan_task(delivery_loop)
 app.register_lifespan_task(live_updates)
 app.register_lifespan_task(sync_loop)
