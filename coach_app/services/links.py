@@ -4,7 +4,9 @@
 wins when set; it should be set in production, because otherwise a link in
 an email follows the address of the page the action was taken on. Work with
 no page behind it (a sync that cancels an appointment) falls back to
-`http://localhost:<FRONTEND_PORT or 3000>`, the embedded default.
+`http://localhost:<port>`, the embedded default, with the frontend port
+`reflex run --frontend-port` (`make run FRONTEND_PORT=…`) puts into
+`REFLEX_FRONTEND_PORT`.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def public_base(browser_origin: str = "") -> str:
         return configured
     return (
         _origin(browser_origin)
-        or f"http://localhost:{os.environ.get('FRONTEND_PORT') or 3000}"
+        or f"http://localhost:{os.environ.get('REFLEX_FRONTEND_PORT') or 3000}"
     )
 
 

@@ -206,12 +206,14 @@ def test_altered_or_expired_link_is_refused_in_plain_words(sqlite_url, booked):
 
 def test_public_base_prefers_configuration_then_a_clean_browser_origin(monkeypatch):
     monkeypatch.delenv("COACH_APP_PUBLIC_URL", raising=False)
-    monkeypatch.delenv("FRONTEND_PORT", raising=False)
+    monkeypatch.delenv("REFLEX_FRONTEND_PORT", raising=False)
     assert (
         links.public_base("http://127.0.0.1:3001/book/x?y=1") == "http://127.0.0.1:3001"
     )
     for hostile in ("javascript:alert(1)", "http://a@evil.example/", ""):
         assert links.public_base(hostile) == "http://localhost:3000"
+    monkeypatch.setenv("REFLEX_FRONTEND_PORT", "3001")
+    assert links.public_base("") == "http://localhost:3001"
     monkeypatch.setenv("COACH_APP_PUBLIC_URL", "https://coach.example.com/")
     assert links.public_base("http://127.0.0.1:3001") == "https://coach.example.com"
     assert links.booking_url("https://c.example", "kim") == "https://c.example/book/kim"
