@@ -17,24 +17,10 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from coach_app.notify.ics import appointment_ics, appointment_uid
+from coach_app.views.clock import long_date
 
 SIGNATURE = "— Coach App"
 
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 _PROVIDERS = {
     "icloud": "iCloud",
     "google": "Google",
@@ -65,9 +51,7 @@ def resolve_zone(*names: str | None) -> tuple[ZoneInfo, str]:
 
 
 def _date(value: dt.datetime) -> str:
-    return (
-        f"{_DAYS[value.weekday()]} {value.day} {_MONTHS[value.month - 1]} {value.year}"
-    )
+    return long_date(value.date())
 
 
 def _local(value: dt.datetime, zone: ZoneInfo) -> dt.datetime:

@@ -11,6 +11,7 @@ from coach_app.components.key_button import key_button
 from coach_app.components.layout import public_page
 from coach_app.pages.book_state import BookState, DayView, SlotOption, TypeCard
 from coach_app.services.validation import timezone_names
+from coach_app.views.clock import DAYS
 
 _WEEKDAYS = (
     "Monday",
@@ -222,7 +223,7 @@ def _month() -> rx.Component:
                 rx.el.tr(
                     *[
                         rx.el.th(name[:2], abbr=name, scope="col", font_size="0.8em")
-                        for name in _WEEKDAYS
+                        for name in DAYS
                     ]
                 )
             ),

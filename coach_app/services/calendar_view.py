@@ -19,10 +19,8 @@ from coach_app.models import (
     ExternalEvent,
     SubCalendar,
 )
-from coach_app.services.connections import PROVIDER_CHOICES
+from coach_app.services.dashboard import service_label
 from coach_app.services.errors import NotLoggedIn
-
-_SERVICES = {c.key: c.label for c in PROVIDER_CHOICES}
 
 
 @dataclass(frozen=True)
@@ -115,7 +113,7 @@ def week_items(
             ev.end.astimezone(zone),
             "Busy" if ev.busy else "Free",
             ev.all_day,
-            source=f"{_SERVICES.get(provider, provider)} · {calendar_name}",
+            source=f"{service_label(provider)} · {calendar_name}",
         )
         _each_day(out, item, ev.end, zone)
     for items in out.values():

@@ -24,6 +24,11 @@ from coach_app.services.errors import NotLoggedIn
 _LABELS = {c.key: c.label for c in PROVIDER_CHOICES}
 
 
+def service_label(provider: str) -> str:
+    """'iCloud', 'Google', … for a connection's provider key."""
+    return _LABELS.get(provider, provider)
+
+
 @dataclass(frozen=True)
 class Upcoming:
     id: int
@@ -113,7 +118,7 @@ def health(session: Session, coach_id: int) -> list[Health]:
         out.append(
             Health(
                 id=row.id,  # type: ignore[arg-type]
-                service=_LABELS.get(row.provider, row.provider),
+                service=service_label(row.provider),
                 account=row.account_label,
                 calendars=_calendars(subs),
                 state=row.status if row.status in ("error", "reconnect") else "ok",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = (
     "January",
     "February",
@@ -31,12 +31,12 @@ def clock(value: dt.datetime | dt.time, hour12: bool) -> str:
 
 def long_date(day: dt.date) -> str:
     """'Thursday 5 March 2026'."""
-    return f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return f"{DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 def short_date(day: dt.date) -> str:
     """'Thu 5 Mar'."""
-    return f"{_DAYS[day.weekday()][:3]} {day.day} {_MONTHS[day.month - 1][:3]}"
+    return f"{DAYS[day.weekday()][:3]} {day.day} {_MONTHS[day.month - 1][:3]}"
 
 
 def month_title(first: dt.date) -> str:
