@@ -373,12 +373,13 @@ def _appointment_actions(box: EventBox) -> rx.Component:
             rx.form(
                 rx.vstack(
                     rx.text("Move to", weight="bold", size="2"),
-                    _date_time("move", "", ""),
+                    _date_time("move", box.day, box.start),
                     rx.button("Move appointment", type="submit"),
                     spacing="2",
                 ),
                 on_submit=CalendarState.reschedule,
                 reset_on_submit=False,
+                key=box.key,
             ),
         ),
         rx.cond(

@@ -38,6 +38,8 @@ class EventBox(BaseModel):
     label: str  # type name, or Busy / Free
     source: str
     css: str
+    day: str  # local start date and time, to prefill Reschedule
+    start: str
     top: float = 0
     height: float = 0
     left: float = 0
@@ -94,6 +96,8 @@ def _box(item: Item) -> EventBox:
         label=item.label,
         source=item.source,
         css=css,
+        day=item.start.date().isoformat(),
+        start=f"{item.start:%H:%M}",
     )
 
 
@@ -149,7 +153,11 @@ class CalendarState(NoticesMixin, AuthState):
         self, by_day: dict[dt.date, list[Item]], zone: ZoneInfo, today: dt.date
     ) -> None:
         timed = [i for items in by_day.values() for i in items if not i.all_day]
-        hours = hour_range([Span("", i.start, i.end) for i in timed], zone)
+        spans = [Span("", i.start, i.end) for i in timed]
+        now = utcnow()
+        if today in by_day:  # the now-line always shows on today's column
+            spans.append(Span("now", now, now + dt.timedelta(minutes=1)))
+        hours = hour_range(spans, zone)
         self.grid_height = (hours[1] - hours[0]) * HOUR_PX
         span = hours[1] - hours[0]
         self.hours = [

@@ -69,6 +69,18 @@ def test_coach_creates_from_the_grid_and_cancels_from_the_details(log_in, app_db
     assert otto_box["x"] != dentist_box["x"]
     assert otto_box["width"] < column.bounding_box()["width"] * 0.6
 
+    # Reschedule from the details: the form starts at the current time.
+    otto.click()
+    details = coach.get_by_role("dialog", name="Otto Over")
+    details.get_by_role("button", name="Reschedule").click()
+    expect(details.get_by_label("Time")).to_have_value("09:00")
+    details.get_by_label("Time").fill("11:00")
+    details.get_by_role("button", name="Move appointment").click()
+    expect(coach.get_by_role("status")).to_have_text(
+        re.compile("Appointment rescheduled; the client has been emailed.")
+    )
+    expect(otto).to_contain_text("11:00–12:00")
+
     nina.click()
     details = coach.get_by_role("dialog", name="Nina New")
     expect(details).to_contain_text("nina@example.com")
@@ -87,6 +99,15 @@ def test_coach_creates_from_the_grid_and_cancels_from_the_details(log_in, app_db
             ).all()
         )
     assert statuses == {"Nina New": "cancelled", "Otto Over": "confirmed"}
+
+
+def test_now_line_shows_in_todays_column(log_in, app_db_url):
+    seed_live_coach(app_db_url, "now@example.com", "Noa Now")
+    coach = log_in("now@example.com", "live-password")
+    coach.goto(coach.url.rstrip("/") + "/calendar")
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    expect(coach.locator(f'.cal-day[data-day="{today}"] .now-line')).to_have_count(1)
+    expect(coach.locator(".now-line")).to_have_count(1)
 
 
 def test_day_view_and_busy_free_details(log_in, app_db_url):
