@@ -76,7 +76,7 @@ def main() -> None:
     upgrade(url)
     seeded = seed_live_coach(url, "bench@example.com", "Bench Coach")
     day = seeded["day"]
-    day_button = f"{day:%a} {day.day} {day:%b}"
+    day_button = f"#day-{day.isoformat()}"
     chromium = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
 
     with (
@@ -93,7 +93,7 @@ def main() -> None:
             page = context.new_page()
             page.goto(f"{base}/book/{seeded['slug']}")
             expect(page.locator("#token")).not_to_have_value("", timeout=60_000)
-            page.get_by_role("button", name=day_button).click()
+            page.locator(day_button).click()
             expect(page.locator("#slot-list button")).to_have_count(4, timeout=30_000)
             page.evaluate(WATCH_JS)
             return page
@@ -242,7 +242,7 @@ def measure_sync(browser, base: str, url: str, tmp: Path, rounds: int) -> list[f
         invitee = browser.new_context().new_page()
         invitee.goto(f"{base}/book/{slug}")
         expect(invitee.locator("#token")).not_to_have_value("", timeout=60_000)
-        invitee.get_by_role("button", name=f"{day:%a} {day.day} {day:%b}").click()
+        invitee.locator(f"#day-{day.isoformat()}").click()
         expect(invitee.locator("#slot-list button")).to_have_count(5, timeout=30_000)
         invitee.evaluate(WATCH_JS)
         client = httpx.Client(auth=(server.username, server.password), timeout=30)

@@ -8,7 +8,9 @@ from coach_app.pages import (  # noqa: F401
     book,
     calendar,
     home,
+    legal,
     login,
+    manage,
     settings,
     signup,
 )
@@ -16,7 +18,11 @@ from coach_app.pages.integrations import callback  # noqa: F401
 from coach_app.sync.scheduler import sync_loop
 from coach_app.webhooks import with_webhooks
 
-app = rx.App(api_transformer=with_webhooks)  # POST /webhooks/<provider>
+app = rx.App(
+    api_transformer=with_webhooks,  # POST /webhooks/<provider>
+    html_lang="en",
+    stylesheets=["/contrast.css"],
+)
 app.register_lifespan_task(delivery_loop)
 app.register_lifespan_task(live_updates)
 app.register_lifespan_task(sync_loop)

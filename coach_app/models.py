@@ -96,6 +96,8 @@ class AppointmentType(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     coach_id: int = Field(foreign_key="coach.id", index=True)
     name: str = Field(max_length=120)
+    # Shown to invitees on the booking page's type cards.
+    description: str = Field(default="", max_length=1000)
     duration_min: int = 60
     slot_interval_min: int = 30
     buffer_before_min: int = 0

@@ -211,6 +211,8 @@ def new_page(browser, coach_app_harness, reflex_errors):
     reflex_errors.records.clear()
 
     def open_page(path: str = "/", **context_options) -> Page:
+        # A 24-hour locale: pages pick their clock from the browser.
+        context_options.setdefault("locale", "en-GB")
         context = browser.new_context(**context_options)
         contexts.append(context)
         page = context.new_page()
