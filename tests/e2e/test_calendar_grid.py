@@ -44,7 +44,7 @@ def test_coach_creates_from_the_grid_and_cancels_from_the_details(log_in, app_db
     _week_of(coach, day)
     column = coach.locator(f'.cal-day[data-day="{day.isoformat()}"]')
     busy = column.locator(".cal-external.busy", has_text="Dentist")
-    expect(busy).to_contain_text("Busy · Other CalDAV server · Work")
+    expect(busy).to_contain_text("Busy · CalDAV · Work")
 
     # An empty time: created at once, placed by its time.
     _create_at(coach, column, "10:00", "Nina New", "nina@example.com")
@@ -125,5 +125,5 @@ def test_day_view_and_busy_free_details(log_in, app_db_url):
     )
     coach.locator(".cal-external", has_text="Dentist").click()
     details = coach.get_by_role("dialog", name="Dentist")
-    expect(details).to_contain_text("From Other CalDAV server · Work")
+    expect(details).to_contain_text("From CalDAV · Work")
     expect(details.get_by_role("button", name="Cancel appointment")).to_have_count(0)
