@@ -91,18 +91,23 @@ def week_items(
     ).all()
     for ev in events:
         start, end = ev.start.astimezone(zone), ev.end.astimezone(zone)
-        # A multi-day event shows on every day it touches.
+        # A multi-day event (a long busy block of a series repeating every
+        # minute, say) shows on every day it touches, cut to that day; a
+        # day it covers completely shows it as all-day.
         day = max(start.date(), days[0])
         while day <= days[-1] and local_midnight(day, zone) < ev.end:
+            day_start = local_midnight(day, zone).astimezone(zone)
+            day_end = local_midnight(day + dt.timedelta(days=1), zone).astimezone(zone)
+            shown_start, shown_end = max(start, day_start), min(end, day_end)
             out[day].append(
                 Item(
                     "external",
                     ev.id,
                     ev.summary or "(no title)",
-                    start,
-                    end,
+                    shown_start,
+                    shown_end,
                     "Busy" if ev.busy else "Free",
-                    ev.all_day,
+                    ev.all_day or (shown_start == day_start and shown_end == day_end),
                 )
             )
             day += dt.timedelta(days=1)
