@@ -82,6 +82,19 @@ class LoginSession(SQLModel, table=True):
     expires_at: dt.datetime = _ts()
 
 
+class Throttle(SQLModel, table=True):
+    """Counts attempts per key (an account, a client address, a coach's
+    booking page) for ``services.throttle``; ``blocked_until`` refuses
+    further attempts until then."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=sa.Column(sa.String(200), nullable=False, unique=True))
+    count: int = 0
+    first_at: dt.datetime = _created()
+    last_at: dt.datetime = _created()
+    blocked_until: dt.datetime | None = _ts(nullable=True)
+
+
 class Client(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("coach_id", "email"),)
     id: int | None = Field(default=None, primary_key=True)

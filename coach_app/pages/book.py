@@ -193,6 +193,8 @@ class BookState(rx.State):
             return
         try:
             with session_scope() as s:
+                booking.admit(s, self._slug(), self.router.session.client_ip)
+            with session_scope() as s:
                 done = booking.book(
                     s,
                     slug=self._slug(),

@@ -19,7 +19,12 @@ class LoginState(AuthState):
     def submit(self, form: dict):
         try:
             with session_scope() as s:
-                token = auth.log_in(s, form.get("email", ""), form.get("password", ""))
+                token = auth.log_in(
+                    s,
+                    form.get("email", ""),
+                    form.get("password", ""),
+                    self.router.session.client_ip,
+                )
         except UserError as exc:
             self.error = str(exc)
             return

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from coach_app.models import Coach, LoginSession, utcnow
 from coach_app.security.passwords import hash_password, verify_password
-from coach_app.services import schedule
+from coach_app.services import schedule, throttle
 from coach_app.services.appointment_types import TypeInput, create_type
 from coach_app.services.errors import UserError
 from coach_app.services.validation import (
@@ -83,16 +83,34 @@ def sign_up(
     return coach
 
 
-def log_in(session: Session, email: str, password: str) -> str:
-    """Check the credentials and open a session; returns the session token."""
+def log_in(
+    session: Session,
+    email: str,
+    password: str,
+    client_address: str | None = None,
+    now: dt.datetime | None = None,
+) -> str:
+    """Check the credentials and open a session; returns the session token.
+
+    Throttled per account and per ``client_address`` (``services.throttle``):
+    ``Throttled`` (a ``UserError``) while either must wait. A failure is
+    committed before ``UserError`` is raised, so it counts although the
+    caller's transaction ends in an error.
+    """
+    now = now or utcnow()
+    throttle.check_login(session, email, client_address, now)
     try:
-        email = normalize_email(email)
+        coach = session.exec(
+            select(Coach).where(Coach.email == normalize_email(email))
+        ).first()
     except UserError:
-        raise UserError(WRONG_LOGIN) from None
-    coach = session.exec(select(Coach).where(Coach.email == email)).first()
+        coach = None  # not an email: checked like an unknown one
     if not verify_password(coach.password_hash if coach else None, password or ""):
+        throttle.login_failed(session, email, client_address, now)
+        session.commit()
         raise UserError(WRONG_LOGIN)
     assert coach is not None and coach.id is not None
+    throttle.login_succeeded(session, email)
     return open_session(session, coach.id)
 
 
