@@ -13,10 +13,12 @@ from coach_app.pages import (  # noqa: F401
     settings,
     signup,
 )
+from coach_app.session_http import with_session_routes
 from coach_app.sync.scheduler import sync_loop
 from coach_app.webhooks import with_webhooks
 
-app = rx.App(api_transformer=with_webhooks)  # POST /webhooks/google
+# POST /webhooks/google; POST /auth/session and /auth/logout (session cookie)
+app = rx.App(api_transformer=[with_webhooks, with_session_routes])
 app.register_lifespan_task(delivery_loop)
 app.register_lifespan_task(live_updates)
 app.register_lifespan_task(sync_loop)
