@@ -27,9 +27,10 @@ on its phase against the rule's step (one phase for any step dividing a
 day), so each distinct day pattern is computed once, in at most one step per
 minute of the day (60 per minute for a ``FREQ=SECONDLY`` rule limited by
 ``BYSECOND``); ``COUNT`` is followed day by day from ``DTSTART``, for at most
-``MAX_COUNT_YEARS``. A series whose blocks still exceed ``MAX_BLOCKS`` (only
-a crafted one: busy for a second every five minutes, say) is merged more
-coarsely, which can only block more, and is flagged ``approximate``.
+``MAX_COUNT_YEARS``. A series whose blocks still exceed ``MAX_BLOCKS`` or one
+per hour of the window, whichever is more (only a crafted one: busy for a
+second every six minutes, say), is merged more coarsely, which can only
+block more, and is flagged ``approximate``.
 
 Semantics follow ``recurring_ical_events`` (which the tests compare
 against): the lattice runs in the wall-clock time of ``DTSTART`` (floating
@@ -54,7 +55,10 @@ from typing import Any
 from coach_app.calendars.errors import MalformedEvent
 
 MIN_BOOKABLE = 5 * 60  # seconds: the shortest appointment type allowed
-MAX_BLOCKS = 3000  # per series; more only for a crafted one (see docstring)
+# Blocks per series: at least this many, and one per hour of the window (an
+# hourly series over a two-year horizon stays exact); more only for a
+# crafted series (see the module docstring).
+MAX_BLOCKS = 3000
 MAX_COUNT_YEARS = 60  # how far back COUNT is followed from DTSTART
 MAX_INSTANCE = timedelta(days=400)  # longer instances are refused
 WORK_BUDGET = 2_000_000  # instance starts looked at per series, at most
@@ -174,7 +178,8 @@ def condense(
     merged = _merge_minutes(spans, low, high, MIN_BOOKABLE)
     approximate = False
     gap = MIN_BOOKABLE
-    while len(merged) > MAX_BLOCKS:
+    most = max(MAX_BLOCKS, (high - low) // 3600)
+    while len(merged) > most:
         gap *= 2
         approximate = True
         merged = _merge_minutes(merged, low, high, gap)

@@ -416,8 +416,8 @@ def _notify_condensed(
         if (remote_id, (event.etag or "")[:300]) in seen_before:
             continue
         for series in found.condensed:
-            if not series.every:
-                continue
+            if not series.every or not series.blocks:
+                continue  # nothing to tell, or nothing stored to recognise it by
             name = series.summary or "An event"
             how = (
                 "so Coach App keeps the whole stretch it covers as busy"

@@ -262,6 +262,36 @@ def test_a_sparse_hostile_series_is_merged_coarser_and_flagged() -> None:
     assert len(series.blocks) <= dense.MAX_BLOCKS
 
 
+def test_an_hourly_series_over_a_two_year_horizon_stays_exact() -> None:
+    start = dt.datetime(2030, 1, 7, tzinfo=UTC)
+    end = start + dt.timedelta(days=733)
+    text = calendar(
+        "DTSTART:20300101T000000Z", "DTEND:20300101T003000Z", "RRULE:FREQ=HOURLY"
+    )
+    [series] = busy_time(text, start, end, "UTC").condensed
+    assert not series.approximate
+    assert len(series.blocks) == 733 * 24
+
+
+def test_no_appointment_type_fits_in_a_gap_the_blocks_join(sqlite_url: str) -> None:
+    """Blocks join gaps shorter than MIN_BOOKABLE: exact only while no
+    appointment type can be shorter."""
+    from coach_app.db import session_scope
+    from coach_app.services import auth
+    from coach_app.services.appointment_types import TypeInput, create_type
+    from coach_app.services.errors import UserError
+
+    shortest = dense.MIN_BOOKABLE // 60
+    with session_scope(sqlite_url) as s:
+        coach = auth.sign_up(s, "ada@example.com", "correct horse", "Ada")
+        assert coach.id is not None
+        create_type(s, coach.id, TypeInput(name="Short", duration_min=shortest))
+        with pytest.raises(UserError):
+            create_type(
+                s, coach.id, TypeInput(name="Shorter", duration_min=shortest - 1)
+            )
+
+
 @pytest.mark.parametrize(
     "rule",
     [
