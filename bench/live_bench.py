@@ -83,7 +83,10 @@ def main() -> None:
         AppHarness.create(root=ROOT, app_name="coach_app") as harness,
         sync_playwright() as pw,
     ):
-        base = harness.frontend_url.rstrip("/")
+        # The backend listens on 127.0.0.1: open the frontend under the same
+        # host, or the backend's SameSite=Strict session cookie never
+        # reaches the websocket (the harness announces "localhost").
+        base = harness.frontend_url.rstrip("/").replace("//localhost:", "//127.0.0.1:")
         browser = pw.chromium.launch(
             executable_path=chromium,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],

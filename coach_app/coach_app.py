@@ -15,11 +15,13 @@ from coach_app.pages import (  # noqa: F401
     signup,
 )
 from coach_app.pages.integrations import callback  # noqa: F401
+from coach_app.session_http import with_session_routes
 from coach_app.sync.scheduler import sync_loop
 from coach_app.webhooks import with_webhooks
 
 app = rx.App(
-    api_transformer=with_webhooks,  # POST /webhooks/<provider>
+    # POST /webhooks/<provider>; POST /auth/session and /auth/logout
+    api_transformer=[with_webhooks, with_session_routes],
     html_lang="en",
     stylesheets=["/contrast.css"],
 )

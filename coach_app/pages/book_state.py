@@ -406,6 +406,8 @@ class BookState(rx.State):
         if self.moving:
             return self._move()
         try:
+            with session_scope() as s:  # counted even when the booking fails
+                booking.admit(s, self._slug(), self.router.session.client_ip)
             with session_scope() as s:
                 done = booking.book(
                     s,

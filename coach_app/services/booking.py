@@ -31,7 +31,7 @@ from coach_app.models import (
     utcnow,
 )
 from coach_app.notify import appointment_mail
-from coach_app.services import availability
+from coach_app.services import availability, throttle
 from coach_app.services.errors import Forbidden, UserError
 from coach_app.services.validation import normalize_email
 
@@ -139,6 +139,19 @@ def _overlapping_appointments(
     return bool(
         availability.appointment_intervals(session, coach_id, start, end, exclude_id)
     )
+
+
+def admit(
+    session: Session,
+    slug: str,
+    client_address: str | None,
+    now: dt.datetime | None = None,
+) -> None:
+    """Count a booking attempt against floods (``throttle.admit_booking``);
+    call in its own transaction before ``book``, so refused bookings count."""
+    coach = coach_by_slug(session, slug)
+    assert coach.id is not None
+    throttle.admit_booking(session, coach.id, client_address, now or utcnow())
 
 
 def book(

@@ -83,12 +83,15 @@ class GoogleProvider:
         api_base: str | None = None,
         page_size: int = 250,
         timeout: float = 30.0,
+        request_deadline_s: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         on_request: RequestHook | None = None,
     ) -> None:
         """``access_token_source``: a ``TokenSource`` (refreshes) or a bare access
         token; ``api_base`` None reads ``COACH_APP_GOOGLE_API_BASE``;
-        ``page_size`` is ``maxResults`` (Google allows up to 2500)."""
+        ``page_size`` is ``maxResults`` (Google allows up to 2500);
+        ``timeout`` bounds each network operation, ``request_deadline_s`` each
+        whole request (None: ``COACH_APP_REQUEST_DEADLINE``)."""
         tokens = (
             StaticToken(access_token_source, reconnect_message=RECONNECT_MESSAGE)
             if isinstance(access_token_source, str)
@@ -100,6 +103,7 @@ class GoogleProvider:
             tokens,
             api_base=self.api_base,
             timeout=timeout,
+            request_deadline_s=request_deadline_s,
             transport=transport,
             on_request=on_request,
         )
