@@ -115,8 +115,10 @@ async def test_the_coach_is_told_once_and_the_calendar_shows_blocks(
         (i.title, i.label, i.all_day, f"{i.start:%H:%M}–{i.end:%H:%M}")
         for i in days[dt.date(2030, 1, 8)]
     ]
+    # The free block covers whole days (midnight to midnight): it shows on
+    # each day it touches, and the week grid cuts it to the day it draws.
     assert tuesday == [
-        ("Clock", "Free", True, "00:00–00:00"),
+        ("Clock", "Free", False, "00:00–00:00"),
         ("Heartbeat", "Busy", False, "13:00–14:00"),
     ]
 

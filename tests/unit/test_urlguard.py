@@ -280,12 +280,13 @@ async def test_the_caldav_wizard_probe_answers_odd_urls_with_a_plain_message(
 ) -> None:
     """What the CalDAV wizard calls: a message for the page, no exception
     escaping, and not a single request sent."""
-    from coach_app.services import connections
+    from coach_app.services import signin
     from coach_app.services.errors import UserError
 
     monkeypatch.setenv("COACH_APP_URL_ALLOWLIST", "127.0.0.1")
+    form = {"server_url": url, "username": "coach", "password": "secret"}
     with pytest.raises(UserError) as refused:
-        await connections.probe("caldav", url, "coach", "secret")
+        await signin.check_password("caldav", form)
     assert ODD_URLS[url] in str(refused.value)
 
 
