@@ -18,7 +18,6 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import replace
-from types import TracebackType
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
@@ -27,6 +26,7 @@ from coach_app.calendars.base import (
     Account,
     CalendarRef,
     ChangeSet,
+    ClosesOnExit,
     OutgoingEvent,
     RemoteEvent,
     SubCalendar,
@@ -65,7 +65,7 @@ class _SyncUnsupported(Exception):
     """The server has no sync-collection report: list with PROPFIND instead."""
 
 
-class CalDAVProvider:
+class CalDAVProvider(ClosesOnExit):
     """``CalendarProvider`` for CalDAV. Use as ``async with`` or call ``aclose``."""
 
     def __init__(
@@ -115,17 +115,6 @@ class CalDAVProvider:
             transport=transport,
             on_request=on_request,
         )
-
-    async def __aenter__(self) -> CalDAVProvider:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._http.aclose()

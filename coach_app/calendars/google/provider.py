@@ -33,7 +33,6 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
@@ -43,6 +42,7 @@ from coach_app.calendars.base import (
     Account,
     CalendarRef,
     ChangeSet,
+    ClosesOnExit,
     OutgoingEvent,
     RemoteEvent,
     SubCalendar,
@@ -73,7 +73,7 @@ _MAX_PAGES = 2000
 DEFAULT_CHANNEL_TTL = timedelta(days=7)
 
 
-class GoogleProvider:
+class GoogleProvider(ClosesOnExit):
     """``CalendarProvider`` for Google Calendar. Use as ``async with`` or ``aclose``."""
 
     def __init__(
@@ -108,17 +108,6 @@ class GoogleProvider:
             on_request=on_request,
         )
         self._zones: dict[str, str] = {}
-
-    async def __aenter__(self) -> GoogleProvider:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._http.aclose()
