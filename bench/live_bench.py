@@ -76,14 +76,17 @@ def main() -> None:
     upgrade(url)
     seeded = seed_live_coach(url, "bench@example.com", "Bench Coach")
     day = seeded["day"]
-    day_button = f"{day:%a} {day.day} {day:%b}"
+    day_button = f"#day-{day.isoformat()}"
     chromium = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
 
     with (
         AppHarness.create(root=ROOT, app_name="coach_app") as harness,
         sync_playwright() as pw,
     ):
-        base = harness.frontend_url.rstrip("/")
+        # The backend listens on 127.0.0.1: open the frontend under the same
+        # host, or the backend's SameSite=Strict session cookie never
+        # reaches the websocket (the harness announces "localhost").
+        base = harness.frontend_url.rstrip("/").replace("//localhost:", "//127.0.0.1:")
         browser = pw.chromium.launch(
             executable_path=chromium,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
@@ -93,7 +96,7 @@ def main() -> None:
             page = context.new_page()
             page.goto(f"{base}/book/{seeded['slug']}")
             expect(page.locator("#token")).not_to_have_value("", timeout=60_000)
-            page.get_by_role("button", name=day_button).click()
+            page.locator(day_button).click()
             expect(page.locator("#slot-list button")).to_have_count(4, timeout=30_000)
             page.evaluate(WATCH_JS)
             return page
@@ -242,7 +245,7 @@ def measure_sync(browser, base: str, url: str, tmp: Path, rounds: int) -> list[f
         invitee = browser.new_context().new_page()
         invitee.goto(f"{base}/book/{slug}")
         expect(invitee.locator("#token")).not_to_have_value("", timeout=60_000)
-        invitee.get_by_role("button", name=f"{day:%a} {day.day} {day:%b}").click()
+        invitee.locator(f"#day-{day.isoformat()}").click()
         expect(invitee.locator("#slot-list button")).to_have_count(5, timeout=30_000)
         invitee.evaluate(WATCH_JS)
         client = httpx.Client(auth=(server.username, server.password), timeout=30)

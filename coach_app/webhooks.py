@@ -12,7 +12,8 @@ this module then, for each notification:
    ``hmac.compare_digest`` (and the provider's id, once known) → 403 on any
    mismatch; nothing is written and no sync is asked for;
 3. a change → ``request_sync(connection_id)``; lifecycle messages: "renew"
-   makes the channel due for renewal and syncs (the engine renews it),
+   makes the channel due for renewal and syncs (the engine makes a new one,
+   then stops this one),
    "removed" forgets it and syncs (the engine makes a new one), "missed"
    syncs. The sync itself runs in this process's ``sync_loop``, never in
    the request. A connection backing off after a connection-wide failure
@@ -46,6 +47,7 @@ from coach_app.calendars.registry import UnknownProvider, spec_for
 from coach_app.calendars.spec import Notification
 from coach_app.db import session_scope
 from coach_app.models import CalendarConnection, WatchChannel, utcnow
+from coach_app.sync.channels import renew_soon
 from coach_app.sync.scheduler import request_sync
 
 log = logging.getLogger(__name__)
@@ -99,7 +101,9 @@ def _judge(key: str, note: Notification) -> _Verdict:
                 channel.resource_id = note.resource_id[:300]
                 session.add(channel)
         if note.lifecycle == "renew":
-            channel.expires_at = utcnow()  # due: the engine renews it
+            # Due for renewal but still alive: the engine makes a new channel
+            # and then stops this one (an expired one would only be forgotten).
+            channel.expires_at = renew_soon(channel.expires_at, utcnow())
             session.add(channel)
         elif note.lifecycle == "removed":
             session.exec(sa.delete(WatchChannel).where(WatchChannel.id == channel.id))  # type: ignore[arg-type]

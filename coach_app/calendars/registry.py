@@ -12,10 +12,19 @@ from coach_app.calendars.caldav.spec import CALDAV_SPEC, ICLOUD_SPEC
 from coach_app.calendars.errors import ProviderError
 from coach_app.calendars.exchange.spec import EXCHANGE_SPEC
 from coach_app.calendars.google.spec import GOOGLE_SPEC
+from coach_app.calendars.microsoft.spec import OFFICE365_SPEC, OUTLOOK_SPEC
 from coach_app.calendars.spec import ProviderSpec
 
 _specs: dict[str, ProviderSpec] = {
-    s.key: s for s in (ICLOUD_SPEC, GOOGLE_SPEC, EXCHANGE_SPEC, CALDAV_SPEC)
+    s.key: s
+    for s in (
+        ICLOUD_SPEC,
+        GOOGLE_SPEC,
+        OFFICE365_SPEC,
+        EXCHANGE_SPEC,
+        OUTLOOK_SPEC,
+        CALDAV_SPEC,
+    )
 }
 
 # The wizard's order, with the labels of services that have no spec yet.

@@ -15,15 +15,21 @@ Steps (network first, then one short write transaction):
    without any) plus ``HORIZON_MARGIN`` (3 days: the slot search reaches 2
    days past the horizon, and the window must still cover it 24 h later).
 2. Expand each changed event (outside the transaction: parsing is CPU work)
-   in the coach's zone. ``MalformedEvent`` skips that one entry, which is
-   remembered in ``SyncCursor.skipped`` and reported on the connection until
-   it changes or goes.
+   in the coach's zone. An entry that cannot be read (``MalformedEvent``, or
+   any other failure while expanding it) is skipped, remembered in
+   ``SyncCursor.skipped`` and reported on the connection, by name, until it
+   changes or goes; the rest syncs. A series repeating within a day
+   (``FREQ=SECONDLY`` …) is not expanded instance by instance but condensed
+   into merged busy blocks (``calendars.dense``): a few rows whose
+   ``occurrence`` starts with ``~``, the same slots blocked, and a notice to
+   the coach the first time it is seen (or after it changes).
 3. In one transaction: read the local copy (``Local``), let ``decide``
    (pure, ``sync/decide.py``) turn it and the changes into a plan, and
    apply it — replace each changed event's rows (one per occurrence,
-   cancelled occurrences dropped), delete the deleted ones, react to our
-   pushed events (``reconcile.apply``), and only then store the new
-   cursor. A crash before the commit re-reads the same changes next time.
+   cancelled occurrences dropped; blocks for a condensed series), delete
+   the deleted ones, react to our pushed events (``reconcile.apply``), and
+   only then store the new cursor. A crash before the commit re-reads the
+   same changes next time.
 
 A full listing reports no deletions: local ids (pulled events and our pushed
 events) missing from it are deleted (``sync_helpers.reconcile``). An empty
@@ -59,12 +65,14 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from coach_app.calendars.base import CalendarProvider, ChangeSet, RemoteEvent
+from coach_app.calendars.dense import Block
 from coach_app.calendars.errors import CursorInvalid, MalformedEvent
-from coach_app.calendars.ical import Occurrence, expand
+from coach_app.calendars.ical import BusyTime, CondensedSeries, Occurrence, busy_time
 from coach_app.db import session_scope
 from coach_app.models import (
     Appointment,
     CalendarConnection,
+    CoachNotice,
     ExternalEvent,
     PushedEvent,
     SubCalendar,
@@ -92,6 +100,7 @@ FULL_RESYNC_AFTER = dt.timedelta(hours=24)
 PAST_WINDOW = dt.timedelta(days=1)
 HORIZON_MARGIN = dt.timedelta(days=3)
 _CHUNK = 500  # ids per IN (...) list
+BLOCK_PREFIX = "~"  # ExternalEvent.occurrence of a condensed series' block
 
 
 @dataclass
@@ -107,9 +116,7 @@ class PullOutcome:
 
 @dataclass
 class _Prepared:
-    expanded: dict[str, tuple[RemoteEvent, list[Occurrence]]] = field(
-        default_factory=dict
-    )
+    expanded: dict[str, tuple[RemoteEvent, BusyTime]] = field(default_factory=dict)
     malformed: dict[str, str] = field(default_factory=dict)
     ours: list[RemoteEvent] = field(default_factory=list)
 
@@ -182,7 +189,7 @@ def _prepare(
         if not stores:
             continue
         try:
-            occurrences = expand(
+            found = busy_time(
                 event.raw, start, end, snap.coach_timezone, snap.attendee_email
             )
         except MalformedEvent as exc:
@@ -190,7 +197,12 @@ def _prepare(
             prepared.malformed[event.id] = label
             log.warning("skipped unreadable event %s: %s", event.id, exc)
             continue
-        prepared.expanded[event.id] = (event, occurrences)
+        except Exception:
+            # Whatever one entry does to the parser, the others still sync.
+            prepared.malformed[event.id] = event.summary or event.uid or event.id
+            log.exception("skipped event %s: expanding it failed", event.id)
+            continue
+        prepared.expanded[event.id] = (event, found)
     return prepared
 
 
@@ -238,7 +250,7 @@ def apply_changes(
             ours=tuple(prepared.ours),
         )
         plan = decide(local, pulled, now)
-        _apply(session, plan, snap, connection, sub_row, cursor_row, prepared, now)
+        _apply(session, plan, snap, sub, connection, sub_row, cursor_row, prepared, now)
         outcome.events_changed = plan.events_changed
         outcome.appointments_changed = plan.appointments_changed
         outcome.notices = plan.notices
@@ -306,6 +318,7 @@ def _apply(
     session: Session,
     plan: Plan,
     snap: ConnectionSnapshot,
+    sub: SubSnapshot,
     connection: CalendarConnection,
     sub_row: SubCalendar,
     cursor_row: SyncCursor,
@@ -318,9 +331,11 @@ def _apply(
         if isinstance(action, HoldEmptyListing):
             cursor_row.empty_since = action.since
         elif isinstance(action, ReplaceEvents):
-            _delete_rows(session, sub_row.id, list(action.remote_ids))
             expanded = {i: prepared.expanded[i] for i in action.remote_ids}
+            seen_before = _condensed_versions(session, sub_row.id, expanded)
+            _delete_rows(session, sub_row.id, list(expanded))
             _add_rows(session, snap, sub_row.id, expanded, now)
+            _notify_condensed(session, snap, sub, expanded, seen_before, now)
         elif isinstance(action, DeleteEvents):
             _delete_rows(session, sub_row.id, list(action.remote_ids))
         elif isinstance(action, SaveCursor):
@@ -354,16 +369,24 @@ def _add_rows(
     session: Session,
     snap: ConnectionSnapshot,
     sub_id: int,
-    expanded: dict[str, tuple[RemoteEvent, list[Occurrence]]],
+    expanded: dict[str, tuple[RemoteEvent, BusyTime]],
     now: dt.datetime,
 ) -> None:
-    """One row per occurrence; cancelled occurrences are not stored."""
-    for event, occurrences in expanded.values():
+    """One row per occurrence (cancelled ones are not stored) and one per
+    block of a condensed series."""
+    for event, found in expanded.values():
         seen: set[str] = set()
-        for occ in occurrences:
-            if occ.cancelled:
-                continue
-            occurrence = occ.recurrence_id or ""
+        rows = [
+            (occ.recurrence_id or "", occ)
+            for occ in found.occurrences
+            if not occ.cancelled
+        ]
+        rows += [
+            (f"{BLOCK_PREFIX}{block.start:%Y%m%dT%H%M%SZ}", _block_row(series, block))
+            for series in found.condensed
+            for block in series.blocks
+        ]
+        for occurrence, occ in rows:
             # Several VEVENTs without RECURRENCE-ID in one resource (against
             # the RFC, but seen) would collide on the unique key.
             base, n = occurrence, 1
@@ -387,6 +410,74 @@ def _add_rows(
                 )
             )
     session.flush()
+
+
+def _block_row(series: CondensedSeries, block: Block) -> Occurrence:
+    return Occurrence(
+        uid=series.uid,
+        recurrence_id=None,
+        start=block.start,
+        end=block.end,
+        all_day=False,
+        busy=series.busy,
+        summary=series.summary,
+    )
+
+
+def _condensed_versions(
+    session: Session,
+    sub_id: int,
+    expanded: dict[str, tuple[RemoteEvent, BusyTime]],
+) -> set[tuple[str, str]]:
+    """``(remote id, etag)`` of the condensed series already stored."""
+    ids = [rid for rid, (_, found) in expanded.items() if found.condensed]
+    known: set[tuple[str, str]] = set()
+    for start in range(0, len(ids), _CHUNK):
+        known.update(
+            session.exec(
+                select(ExternalEvent.remote_id, ExternalEvent.etag)
+                .where(
+                    ExternalEvent.sub_calendar_id == sub_id,
+                    ExternalEvent.remote_id.in_(ids[start : start + _CHUNK]),  # type: ignore[attr-defined]
+                    ExternalEvent.occurrence.startswith(BLOCK_PREFIX),
+                )
+                .distinct()
+            ).all()
+        )
+    return known
+
+
+def _notify_condensed(
+    session: Session,
+    snap: ConnectionSnapshot,
+    sub: SubSnapshot,
+    expanded: dict[str, tuple[RemoteEvent, BusyTime]],
+    seen_before: set[tuple[str, str]],
+    now: dt.datetime,
+) -> None:
+    """Tell the coach once about a series kept as blocks (again if it changes)."""
+    for remote_id, (event, found) in expanded.items():
+        if (remote_id, (event.etag or "")[:300]) in seen_before:
+            continue
+        for series in found.condensed:
+            if not series.every or not series.blocks:
+                continue  # nothing to tell, or nothing stored to recognise it by
+            name = series.summary or "An event"
+            how = (
+                "so Coach App keeps the whole stretch it covers as busy"
+                if series.approximate
+                else "so Coach App keeps its busy time as merged blocks"
+            )
+            session.add(
+                CoachNotice(
+                    coach_id=snap.coach_id,
+                    message=(
+                        f"“{name[:200]}” in “{sub.name}” repeats {series.every}, "
+                        f"{how}; your calendar shows one entry per block."
+                    ),
+                    created_at=now,
+                )
+            )
 
 
 def _load_skipped(text: str) -> dict[str, str]:

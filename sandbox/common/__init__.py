@@ -55,14 +55,26 @@ headers, body, meta)`` in order from its own thread and calls
 at))``; ``wait_idle()``, ``stop()``. ``await call_endpoint(method, url,
 timeout=…)`` is the awaited form for handshakes (Graph's validation).
 
+Shared test controls (``sandbox.common.controls``)
+--------------------------------------------------
+
+``SandboxControls``, a mixin for a sandbox's state class (which sets
+``authority``, ``fault_injector`` and ``requests``; class attributes
+``default_client``, ``fault_path_prefix``, ``fault_reason``): ``users``,
+``grants``, ``faults``, ``add_client``, ``expire_access_tokens``,
+``inject_fault``, ``clear_faults``, ``request_log``.
+
 Server (``sandbox.common.server``)
 ----------------------------------
 
 ``serve(app_factory, port, host=…, name=…)`` binds first (port 0 picks a free
 one), builds the app with the base URL, runs uvicorn on a daemon thread and
-returns a ``RunningServer`` (``base_url``, ``stop()``).
+returns a ``RunningServer`` (``base_url``, ``stop()``). ``SandboxHandle`` is
+the base of a sandbox's handle (``base_url``, ``stop()``, ``with``);
+``trial_arguments`` and ``serve_trial`` make ``python -m sandbox.<name>``.
 """
 
+from sandbox.common.controls import SandboxControls
 from sandbox.common.faults import (
     ERROR_KINDS,
     ErrorRenderer,
@@ -96,7 +108,14 @@ from sandbox.common.push import (
     PushResult,
     call_endpoint,
 )
-from sandbox.common.server import RunningServer, bind, serve
+from sandbox.common.server import (
+    RunningServer,
+    SandboxHandle,
+    bind,
+    serve,
+    serve_trial,
+    trial_arguments,
+)
 
 __all__ = [
     "ERROR_KINDS",
@@ -121,6 +140,8 @@ __all__ = [
     "RequestLog",
     "RequestRecord",
     "RunningServer",
+    "SandboxControls",
+    "SandboxHandle",
     "Situation",
     "User",
     "bind",
@@ -131,4 +152,6 @@ __all__ = [
     "redirect_with",
     "retry_after_header",
     "serve",
+    "serve_trial",
+    "trial_arguments",
 ]

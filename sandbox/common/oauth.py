@@ -60,6 +60,7 @@ Situation = Literal[
     "client_mismatch",  # refresh token issued to another client
     "bad_scope",  # refresh asks for more than was granted
     "user_not_allowed",  # the account may not use this tenant / endpoint
+    "unknown_tenant",  # the tenant in the path does not exist
 ]
 
 
@@ -196,6 +197,15 @@ class OAuthAuthority:
         """Whether ``user`` may sign in through ``tenant``'s endpoints."""
         return True
 
+    def tenant_known(self, tenant: str | None) -> bool:
+        """Whether the tenant in the path exists (None: no tenant in paths)."""
+        return True
+
+    def redirect_allowed(self, client: OAuthClient, uri: str) -> bool:
+        """Whether ``uri`` matches a redirect URI registered for ``client``
+        (exactly, by default)."""
+        return uri in client.redirect_uris
+
     def validate_extra(
         self, params: Mapping[str, str], pending: PendingAuthorization
     ) -> OAuthResult | None:
@@ -262,6 +272,7 @@ class OAuthAuthority:
             "client_mismatch": ("unauthorized_client", "Unauthorized"),
             "bad_scope": ("invalid_scope", "Bad Request"),
             "user_not_allowed": ("invalid_grant", "Bad Request"),
+            "unknown_tenant": ("invalid_request", "Bad Request"),
         }[situation]
         status = 401 if error in ("invalid_client", "unauthorized_client") else 400
         return status, {"error": error, "error_description": description}
@@ -399,6 +410,13 @@ class OAuthAuthority:
     ) -> OAuthResult:
         """Validate an authorization request (see the module docstring)."""
         with self.lock:
+            if not self.tenant_known(tenant):
+                return OAuthResult(
+                    "error",
+                    400,
+                    error="invalid_tenant",
+                    message=f"Tenant '{tenant}' not found.",
+                )
             client = self.clients.get(params.get("client_id", ""))
             if client is None:
                 return OAuthResult(
@@ -408,7 +426,7 @@ class OAuthAuthority:
                     message="The OAuth client was not found.",
                 )
             redirect_uri = params.get("redirect_uri", "")
-            if redirect_uri not in client.redirect_uris:
+            if not self.redirect_allowed(client, redirect_uri):
                 return OAuthResult(
                     "error",
                     400,
@@ -584,6 +602,8 @@ class OAuthAuthority:
     ) -> tuple[int, dict[str, Any]]:
         """``POST`` to the token endpoint: authorization_code and refresh_token."""
         with self.lock:
+            if not self.tenant_known(tenant):
+                return self.oauth_error("unknown_tenant", detail=tenant or "")
             client_id, secret = basic or (
                 form.get("client_id", ""),
                 form.get("client_secret", ""),
@@ -629,7 +649,7 @@ class OAuthAuthority:
                 return self.oauth_error("bad_verifier")
         user = self.users.get(code.email)
         if user is None or not self.user_may_sign_in(user, tenant or code.tenant):
-            return self.oauth_error("user_not_allowed")
+            return self.oauth_error("user_not_allowed", detail=code.email)
         code.used = True
         existing = [
             g
@@ -666,7 +686,7 @@ class OAuthAuthority:
             return self.oauth_error("client_mismatch", grant=grant)
         user = self.users.get(grant.email)
         if user is None or not self.user_may_sign_in(user, tenant or grant.tenant):
-            return self.oauth_error("user_not_allowed", grant=grant)
+            return self.oauth_error("user_not_allowed", grant=grant, detail=grant.email)
         scopes = grant.scopes
         if form.get("scope"):
             wanted = self.refresh_scopes(form["scope"], grant)

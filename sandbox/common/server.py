@@ -7,10 +7,13 @@ uvicorn (h11, no lifespan, no access log) and waits until it listens.
 
 from __future__ import annotations
 
+import argparse
+import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from types import TracebackType
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -75,3 +78,60 @@ def serve(
             raise RuntimeError(f"the {name} did not start")
         time.sleep(0.01)
     return RunningServer(server, thread, base_url)
+
+
+class SandboxHandle:
+    """A running sandbox: ``stop()`` (or ``with``) shuts the server down, then
+    ``on_stop`` (the delivery thread)."""
+
+    def __init__(self, server: RunningServer, on_stop: Callable[[], None]) -> None:
+        self.base_url = server.base_url
+        self._server = server
+        self._on_stop = on_stop
+
+    def stop(self) -> None:
+        self._server.stop()
+        self._on_stop()
+
+    def __enter__(self) -> SandboxHandle:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def trial_arguments(
+    prog: str, description: str | None, port: int, redirects_help: str
+) -> argparse.ArgumentParser:
+    """The command line of ``python -m sandbox.<provider>``."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument(
+        "--redirect-uri",
+        action="append",
+        dest="redirect_uris",
+        help=f"a redirect URI to register (repeatable); defaults cover {redirects_help}",
+    )
+    parser.add_argument("--no-demo", action="store_true", help="start empty")
+    return parser
+
+
+def serve_trial(
+    handle: SandboxHandle, title: str, env: Iterable[tuple[str, str]]
+) -> None:
+    """Print where the sandbox is and the app's configuration, then serve
+    until SIGINT or SIGTERM."""
+    print(f"{title} on {handle.base_url}")
+    for name, value in env:
+        print(f"export {name}={value}", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    done.wait()
+    handle.stop()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from types import TracebackType
 from typing import Any
 
 from starlette.applications import Starlette
@@ -20,7 +19,7 @@ from starlette.types import ASGIApp
 
 from sandbox.common.faults import Fault, FaultMiddleware
 from sandbox.common.push import PushDeliverer, PushMessage, PushResult
-from sandbox.common.server import RunningServer, serve
+from sandbox.common.server import RunningServer, SandboxHandle, serve
 from sandbox.google import errors
 from sandbox.google.api import api_routes
 from sandbox.google.oauth_server import (
@@ -108,7 +107,7 @@ def build_app(state: GoogleSandboxState) -> ASGIApp:
     )
 
 
-class GoogleSandbox:
+class GoogleSandbox(SandboxHandle):
     """A running sandbox. ``stop()`` (or ``with``) shuts it down."""
 
     def __init__(
@@ -116,16 +115,13 @@ class GoogleSandbox:
         state: GoogleSandboxState,
         server: RunningServer,
         notifier: _Notifier,
-        base_url: str,
         client_id: str,
         client_secret: str,
     ) -> None:
+        super().__init__(server, notifier.stop)
         self.state = state
-        self.base_url = base_url
         self.client_id = client_id
         self.client_secret = client_secret
-        self._server = server
-        self._notifier = notifier
 
     @property
     def auth_url(self) -> str:
@@ -153,21 +149,6 @@ class GoogleSandbox:
             "COACH_APP_GOOGLE_CLIENT_ID": self.client_id,
             "COACH_APP_GOOGLE_CLIENT_SECRET": self.client_secret,
         }
-
-    def stop(self) -> None:
-        self._server.stop()
-        self._notifier.stop()
-
-    def __enter__(self) -> GoogleSandbox:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def start_google_sandbox(
@@ -204,10 +185,5 @@ def start_google_sandbox(
         on_failure=lambda: holder["notifier"].stop() if "notifier" in holder else None,
     )
     return GoogleSandbox(
-        holder["state"],
-        server,
-        holder["notifier"],
-        server.base_url,
-        client_id,
-        client_secret,
+        holder["state"], server, holder["notifier"], client_id, client_secret
     )

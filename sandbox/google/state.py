@@ -13,7 +13,10 @@ Test controls (plain methods, not HTTP):
   ``move_event``, ``delete_event``, ``move_instance``, ``cancel_instance``;
   read back with ``get_event`` and ``events``;
 * failures: ``invalidate_sync_tokens``, ``revoke``, ``expire_access_tokens``,
-  ``inject_fault`` / ``clear_faults``;
+  ``inject_fault`` / ``clear_faults`` (``rate_limit``: 403 usageLimits with
+  ``reason``; ``too_many_requests``: 429; ``server_error``: ``status``, 503
+  backendError by default; ``slow``; ``drop``; under ``/calendar/v3`` unless
+  ``path_prefix`` says otherwise);
 * observation: ``request_log()`` (every HTTP request), ``delivery_log()``
   (every webhook call and its outcome), ``active_channels()``.
 """
@@ -24,7 +27,7 @@ import copy
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
@@ -32,6 +35,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
+from sandbox.common.controls import SandboxControls
 from sandbox.common.faults import (
     Fault,
     FaultInjector,
@@ -188,8 +192,12 @@ class _Page:
 # -- the state ---------------------------------------------------------------
 
 
-class GoogleSandboxState:
+class GoogleSandboxState(SandboxControls):
     """Everything the sandbox knows. Thread-safe; see the module docstring."""
+
+    default_client = (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+    fault_path_prefix = "/calendar/v3"
+    fault_reason = "rateLimitExceeded"
 
     def __init__(self, base_url: str = "http://127.0.0.1") -> None:
         self.base_url = base_url
@@ -210,24 +218,12 @@ class GoogleSandboxState:
 
     # OAuth records live in the shared authority; these are views of them.
     @property
-    def users(self) -> dict[str, User]:
-        return self.authority.users
-
-    @property
     def clients(self) -> dict[str, OAuthClient]:
         return self.authority.clients
 
     @property
-    def grants(self) -> dict[str, Grant]:
-        return self.authority.grants
-
-    @property
     def access_tokens(self) -> dict[str, AccessToken]:
         return self.authority.access_tokens
-
-    @property
-    def faults(self) -> list[Fault]:
-        return self.fault_injector.faults
 
     # ------------------------------------------------------------------ time
 
@@ -251,16 +247,6 @@ class GoogleSandboxState:
             if email not in self.calendars:
                 self._new_calendar(email, email, email, time_zone)
             return email
-
-    def add_client(
-        self,
-        client_id: str = DEFAULT_CLIENT_ID,
-        client_secret: str = DEFAULT_CLIENT_SECRET,
-        redirect_uris: Iterable[str] = (),
-        name: str = "Coach App",
-    ) -> OAuthClient:
-        """Register (or extend) an OAuth client; redirect URIs match exactly."""
-        return self.authority.add_client(client_id, client_secret, redirect_uris, name)
 
     def add_calendar(
         self,
@@ -410,50 +396,8 @@ class GoogleSandboxState:
         """
         return self.authority.revoke(token, email=email)
 
-    def expire_access_tokens(self, email: str | None = None) -> int:
-        """Make access tokens (of one user, or all) expired now."""
-        return self.authority.expire_access_tokens(email)
-
-    def inject_fault(
-        self,
-        kind: FaultKind,
-        count: int = 1,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-        delay: float = 0.0,
-        reason: str = "rateLimitExceeded",
-        path_prefix: str = "/calendar/v3",
-        method: str | None = None,
-    ) -> None:
-        """The next ``count`` requests under ``path_prefix`` fail.
-
-        ``rate_limit``: 403 usageLimits/``reason`` (rateLimitExceeded,
-        userRateLimitExceeded, quotaExceeded…); ``too_many_requests``: 429;
-        ``server_error``: ``status`` (503 by default) backendError; both may
-        carry ``Retry-After``. ``slow``: wait ``delay`` seconds, then answer
-        normally. ``drop``: the connection is closed mid-response.
-        """
-        self.fault_injector.inject(
-            kind,
-            count,
-            status=status,
-            retry_after=retry_after,
-            delay=delay,
-            reason=reason,
-            path_prefix=path_prefix,
-            method=method,
-        )
-
-    def clear_faults(self) -> None:
-        self.fault_injector.clear()
-
     def take_fault(self, path: str, method: str = "GET") -> Fault | None:
         return self.fault_injector.take(path, method)
-
-    def request_log(self) -> list[RequestRecord]:
-        """A copy of every request received so far (oldest first)."""
-        return self.requests.snapshot()
 
     def delivery_log(self) -> list[Delivery]:
         """A copy of every webhook delivery attempted so far."""

@@ -23,10 +23,20 @@ from coach_app.security import secrets
 from coach_app.sync import scheduler
 
 from .google_world import google_env, google_sandbox
-from .world import NOW, Spy, World, at, build_world
+from .world import NOW, AppWorld, Spy, World, at, build_world, use_factory
 
 # Fixtures, and what tests outside the scenario suite import from here.
-__all__ = ["NOW", "World", "at", "calendar", "google_env", "google_sandbox", "vevent"]
+__all__ = [
+    "NOW",
+    "AppWorld",
+    "World",
+    "at",
+    "calendar",
+    "google_env",
+    "google_sandbox",
+    "use_factory",
+    "vevent",
+]
 
 
 @pytest.fixture(autouse=True)
