@@ -12,8 +12,8 @@ invalidated), full listings, deterministic ids for the app's events
 (``create`` by key is idempotent), ``If-Match`` semantics on update and
 delete, and ``NotFound`` for what is gone. Faults are queued on the server
 (``MemoryServer.fail``): rate limits, 5xx, timeouts, a response lost after
-the write succeeded, a worker dying right after the write, a listing that
-suddenly comes back empty.
+the call was served (a write made), the worker dying right after it, a
+listing that suddenly comes back empty.
 
 Servers are found by the connection's server URL (``memory://<name>/``).
 """
@@ -66,8 +66,10 @@ RATE_LIMIT = "rate_limit"
 SERVER_ERROR = "server_error"
 TIMEOUT = "timeout"
 DROP = "drop"
-LOST_RESPONSE = "lost_response"  # the write is made, its answer never arrives
-CRASH_AFTER_WRITE = "crash_after_write"  # the write is made, the worker dies
+LOST_RESPONSE = "lost_response"  # the call is served, its answer never arrives
+CRASH_AFTER_CALL = (
+    "crash_after_call"  # the call is served (a write made), the worker dies
+)
 EMPTY_LISTING = "empty_listing"  # a full listing comes back empty
 WRITES = frozenset({"create", "update", "delete"})
 
@@ -192,7 +194,7 @@ class MemoryServer:
 
 
 _BEFORE = frozenset({RATE_LIMIT, SERVER_ERROR, TIMEOUT, DROP})
-_AFTER = frozenset({LOST_RESPONSE, CRASH_AFTER_WRITE})
+_AFTER = frozenset({LOST_RESPONSE, CRASH_AFTER_CALL})
 
 RequestHook = Callable[[httpx.Request], Awaitable[None]]
 
@@ -235,12 +237,12 @@ class MemoryProvider:
             raise Transient(where)
         return server
 
-    def _after_write(self, server: MemoryServer, operation: str) -> None:
+    def _after_call(self, server: MemoryServer, operation: str) -> None:
         fault = server.take_fault(operation, _AFTER)
         if fault is None:
             return
-        if fault.kind == CRASH_AFTER_WRITE:
-            raise WorkerCrash(f"{operation}: the worker died after the write")
+        if fault.kind == CRASH_AFTER_CALL:
+            raise WorkerCrash(f"{operation}: the worker died after the call")
         raise Transient(f"{operation}: the answer was lost (injected)")
 
     # -- the protocol ---------------------------------------------------------
@@ -272,6 +274,7 @@ class MemoryProvider:
         if not (epoch.isdigit() and revision.isdigit()) or int(epoch) != cal.epoch:
             raise CursorInvalid(f"{cal_id}: cursor {cursor!r} rejected")
         touched = sorted({i for rev, i in cal.log if rev > int(revision)})
+        self._after_call(server, "changes")
         return ChangeSet(
             changed=[_remote_event(cal.events[i]) for i in touched if i in cal.events],
             deleted=[i for i in touched if i not in cal.events],
@@ -285,12 +288,14 @@ class MemoryProvider:
         if server.take_fault("list_all", frozenset({EMPTY_LISTING})) is not None:
             return ChangeSet([], [], cal.cursor, full=True)
         events = [_remote_event(cal.events[i]) for i in sorted(cal.events)]
+        self._after_call(server, "list_all")
         return ChangeSet(events, [], cal.cursor, full=True)
 
     async def get(self, calendar: CalendarRef, id: str) -> RemoteEvent | None:
         cal_id = calendar_id(calendar)
         server = await self._request("GET", f"{cal_id}/events/{id}", "get")
         event = server.calendar(cal_id).events.get(id)
+        self._after_call(server, "get")
         return _remote_event(event) if event is not None else None
 
     async def create(
@@ -307,7 +312,7 @@ class MemoryProvider:
                 return key, existing.etag  # a retry after a lost answer
             raise PreconditionFailed(f"{cal_id}/{key} exists and is not ours")
         etag = server.put(cal_id, key, build_vevent(replace(event, key=key)))
-        self._after_write(server, "create")
+        self._after_call(server, "create")
         return key, etag
 
     async def update(
@@ -321,7 +326,7 @@ class MemoryProvider:
         if etag != "*" and etag != current.etag:
             raise PreconditionFailed(f"{cal_id}/{id}: etag {etag} is stale")
         new_etag = server.put(cal_id, id, build_vevent(event))
-        self._after_write(server, "update")
+        self._after_call(server, "update")
         return new_etag
 
     async def delete(self, calendar: CalendarRef, id: str, etag: str | None) -> None:
@@ -333,7 +338,7 @@ class MemoryProvider:
         if etag and etag != current.etag:
             raise PreconditionFailed(f"{cal_id}/{id}: etag {etag} is stale")
         server.remove(cal_id, id)
-        self._after_write(server, "delete")
+        self._after_call(server, "delete")
 
     async def aclose(self) -> None:
         self.closed = True

@@ -1,19 +1,21 @@
 """Convergence under faults: a Hypothesis state machine over the sync engine
 (after vdirsyncer's ``tests/unit/sync/test_sync.py``).
 
-Random operations on both sides — invitees book and cancel, the coach
-reschedules and cancels, the external calendar adds, moves and deletes
-events, series gain exceptions, the coach's phone moves or deletes pushed
-appointments, switches flip — interleave with syncs and with server faults:
-rate limits, 5xx, timeouts, an answer lost after the write succeeded, the
-worker dying between the remote write and the database write, an
-invalidated cursor, a listing that suddenly comes back empty.
+Random operations on both sides — invitees book, reschedule and cancel
+(through their manage link), the coach reschedules and cancels, the
+external calendar adds, moves and deletes events, series gain exceptions,
+the coach's phone moves or deletes pushed appointments, switches flip and
+calendars are ticked or unticked for pulling — interleave with syncs, time
+passing and server faults: rate limits, 5xx, timeouts, an answer lost
+after the call was served, the worker dying between the remote write (or
+read) and the database write, an invalidated cursor, a listing that
+suddenly comes back empty.
 
 Whenever the machine settles (a rule, and always at the end), faults stop,
 the clock passes every back-off, and one clean sync runs. Then:
 
-1. the app's pulled view equals the external calendar (nothing when
-   pulling is off);
+1. the app's pulled view of each calendar equals that calendar (without
+   our own appointments; nothing when it is not pulled);
 2. with pushing on, every live appointment is in the push calendar exactly
    once, at the app's time, and no cancelled one is;
 3. no appointment was cancelled except by an external deletion while
@@ -47,7 +49,7 @@ from hypothesis.stateful import (
     rule,
 )
 from memory_provider import (
-    CRASH_AFTER_WRITE,
+    CRASH_AFTER_CALL,
     EMPTY_LISTING,
     LOST_RESPONSE,
     RATE_LIMIT,
@@ -66,17 +68,16 @@ from coach_app.calendars.ical import expand
 from coach_app.migrations import upgrade
 from coach_app.models import (
     Appointment,
-    CalendarConnection,
     EmailOutbox,
     ExternalEvent,
     PushOutbox,
     SyncCursor,
 )
-from coach_app.services import booking
+from coach_app.notify.links import manage_token
+from coach_app.services import booking, connections, manage
 from coach_app.services.errors import UserError
 from coach_app.sync.content import appointment_id_from_key, event_key
 from coach_app.sync.decide import WIPE_CONFIRM_AFTER
-from coach_app.sync.switches import on_pull_switch, on_push_switch
 
 from .world import NOW, CoachRow, World, at, connect_world, sign_up_coach
 
@@ -93,9 +94,8 @@ SERIES_START = [at(8, 13), at(8, 16)]
 SERIES_COUNT = 3  # daily
 WINDOW = (NOW - dt.timedelta(days=30), NOW + dt.timedelta(days=120))
 
-FAULTS = [RATE_LIMIT, SERVER_ERROR, TIMEOUT, LOST_RESPONSE, CRASH_AFTER_WRITE]
+FAULTS = [RATE_LIMIT, SERVER_ERROR, TIMEOUT, LOST_RESPONSE, CRASH_AFTER_CALL]
 OPERATIONS = ["changes", "list_all", "get", "create", "update", "delete"]
-WRITES = frozenset({"create", "update", "delete"})
 
 
 # -- backends -----------------------------------------------------------------
@@ -138,10 +138,10 @@ class FaultGate:
                 listing = await method(*args, **kwargs)
                 return ChangeSet([], [], listing.cursor, full=True)
             result = await method(*args, **kwargs)
-            after = self._take(name, (LOST_RESPONSE, CRASH_AFTER_WRITE))
+            after = self._take(name, (LOST_RESPONSE, CRASH_AFTER_CALL))
             if after is not None:
-                if after.kind == CRASH_AFTER_WRITE:
-                    raise WorkerCrash(f"{name}: the worker died after the write")
+                if after.kind == CRASH_AFTER_CALL:
+                    raise WorkerCrash(f"{name}: the worker died after the call")
                 raise Transient(f"{name}: the answer was lost (injected)")
             return result
 
@@ -232,9 +232,15 @@ class Model:
     """What the machine did, to judge the engine by."""
 
     now: dt.datetime = NOW
-    pull_on: bool = True
-    push_on: bool = True
-    cancellation_on: bool = True
+    switches: dict[str, bool] = field(
+        default_factory=lambda: {
+            "pull_enabled": True,
+            "push_enabled": True,
+            "cancellation_notification": True,
+            "check_conflicts": True,
+        }
+    )
+    ticked: dict[int, bool] = field(default_factory=dict)  # sub → pulled
     live: set[int] = field(default_factory=set)  # booked, not cancelled here
     cancelled_here: set[int] = field(default_factory=set)
     deleted_outside: set[int] = field(default_factory=set)  # not yet seen
@@ -262,6 +268,10 @@ class SyncMachine(RuleBasedStateMachine):
         self.path, coach = fresh_database()
         self.world = connect_world(f"sqlite:///{self.path}", coach, self.backend.remote)
         self.backend.install()
+        self.model.ticked = {
+            self.world.pull_sub_id: True,
+            self.world.push_sub_id: False,
+        }
 
     # -- helpers ----------------------------------------------------------------
 
@@ -319,20 +329,40 @@ class SyncMachine(RuleBasedStateMachine):
             return  # overlaps another appointment, or cancelled meanwhile
 
     @precondition(lambda self: self.model.live)
+    @rule(data=st.data(), slot=st.sampled_from(SLOTS))
+    def invitee_reschedules(self, data: st.DataObject, slot: dt.datetime) -> None:
+        """Through the manage link in the invitee's email."""
+        self._step()
+        appointment_id = data.draw(st.sampled_from(sorted(self.model.live)))
+        try:
+            with db.session_scope(self.world.url) as s:
+                token = manage_token(self._appointment(s, appointment_id))
+                manage.reschedule(s, token, slot, now=self.model.now)
+        except UserError:
+            return  # not open, or cancelled meanwhile
+
+    @precondition(lambda self: self.model.live)
     @rule(data=st.data(), by_invitee=st.booleans())
     def appointment_cancelled(self, data: st.DataObject, by_invitee: bool) -> None:
-        """The coach cancels, or the invitee does (both through the one
-        cancel service the app has; the client is emailed either way)."""
+        """The invitee cancels through the manage link, or the coach does."""
         self._step()
         appointment_id = data.draw(st.sampled_from(sorted(self.model.live)))
         with db.session_scope(self.world.url) as s:
-            row = s.get(Appointment, appointment_id)
-            assert row is not None
+            row = self._appointment(s, appointment_id)
             if row.status == "cancelled":
                 return  # the engine cancelled it already (external deletion)
-            booking.cancel(s, self.world.coach_id, appointment_id)
+            if by_invitee:
+                manage.cancel(s, manage_token(row), now=self.model.now)
+            else:
+                booking.cancel(s, self.world.coach_id, appointment_id)
         self.model.live.discard(appointment_id)
         self.model.cancelled_here.add(appointment_id)
+
+    @staticmethod
+    def _appointment(s: Any, appointment_id: int) -> Appointment:
+        row = s.get(Appointment, appointment_id)
+        assert row is not None
+        return row
 
     # -- the external calendar ---------------------------------------------------------
 
@@ -422,7 +452,7 @@ class SyncMachine(RuleBasedStateMachine):
         appointment_id = appointment_id_from_key(stored.key)
         if appointment_id is not None:
             self.model.deleted_outside.add(appointment_id)
-            if self.model.cancellation_on:
+            if self.model.switches["cancellation_notification"]:
                 self.model.may_cancel.add(appointment_id)
 
     @rule(data=st.data(), start=st.sampled_from(SLOTS), touch=st.booleans())
@@ -442,33 +472,49 @@ class SyncMachine(RuleBasedStateMachine):
 
     # -- switches -----------------------------------------------------------------------
 
-    @rule(switch=st.sampled_from(["pull", "push", "cancellation"]))
+    @rule(
+        switch=st.sampled_from(
+            [
+                "pull_enabled",
+                "push_enabled",
+                "cancellation_notification",
+                "check_conflicts",
+            ]
+        )
+    )
     def coach_flips_switch(self, switch: str) -> None:
         self._step()
         model = self.model
+        value = not model.switches[switch]
         with db.session_scope(self.world.url) as s:
-            if switch == "pull":
-                model.pull_on = not model.pull_on
-                on_pull_switch(s, self.world.connection_id, model.pull_on)
-            elif switch == "push":
-                model.push_on = not model.push_on
-                on_push_switch(s, self.world.connection_id, model.push_on)
-            else:
-                model.cancellation_on = not model.cancellation_on
-                row = s.get(CalendarConnection, self.world.connection_id)
-                assert row is not None
-                row.cancellation_notification = model.cancellation_on
-                s.add(row)
-        if switch == "cancellation" and model.cancellation_on:
+            connections.set_switch(
+                s, self.world.coach_id, self.world.connection_id, switch, value
+            )
+        model.switches[switch] = value
+        if switch == "cancellation_notification" and value:
             model.may_cancel |= model.deleted_outside
+
+    @rule(work=st.booleans(), coach_app=st.booleans())
+    def coach_ticks_calendars(self, work: bool, coach_app: bool) -> None:
+        """Which calendars are pulled; the push calendar stays the same."""
+        self._step()
+        world = self.world
+        ticked = {world.pull_sub_id: work, world.push_sub_id: coach_app}
+        with db.session_scope(world.url) as s:
+            connections.edit_calendars(
+                s,
+                world.coach_id,
+                world.connection_id,
+                [sub for sub, on in ticked.items() if on],
+                world.push_sub_id,
+            )
+        self.model.ticked = ticked
 
     # -- faults, time, syncs ----------------------------------------------------------
 
     @rule(kind=st.sampled_from(FAULTS), operation=st.sampled_from(OPERATIONS))
     def server_fault(self, kind: str, operation: str) -> None:
         self._step()
-        if kind in (LOST_RESPONSE, CRASH_AFTER_WRITE) and operation not in WRITES:
-            return
         self.backend.inject(kind, operation)
 
     @rule()
@@ -580,29 +626,34 @@ class SyncMachine(RuleBasedStateMachine):
         self._no_email_twice()
 
     def _pulled_view_equals_the_external_calendar(self) -> None:
-        with db.session_scope(self.world.url) as s:
-            rows = s.exec(
-                select(ExternalEvent).where(
-                    ExternalEvent.sub_calendar_id == self.world.pull_sub_id
+        world = self.world
+        for sub, cal in (
+            (world.pull_sub_id, world.pull_cal),
+            (world.push_sub_id, world.push_cal),
+        ):
+            with db.session_scope(world.url) as s:
+                rows = s.exec(
+                    select(ExternalEvent).where(ExternalEvent.sub_calendar_id == sub)
+                ).all()
+                pulled = sorted(
+                    (r.remote_id, r.occurrence, r.start, r.end, r.busy) for r in rows
                 )
-            ).all()
-            pulled = sorted(
-                (r.remote_id, r.occurrence, r.start, r.end, r.busy) for r in rows
-            )
-        username = self.world.connection().username
-        attendee = username if "@" in username else self.world.coach_email
-        expected: list[tuple] = []
-        if self.model.pull_on:
-            for event in self._listing(self.world.pull_cal).changed:
-                expected += [
-                    (event.id, o.recurrence_id or "", o.start, o.end, o.busy)
-                    for o in expand(event.raw, *WINDOW, "UTC", attendee)
-                    if not o.cancelled
-                ]
-        assert pulled == sorted(expected), "the pulled view is not the calendar"
+            username = world.connection().username
+            attendee = username if "@" in username else world.coach_email
+            expected: list[tuple] = []
+            if self.model.switches["pull_enabled"] and self.model.ticked[sub]:
+                for event in self._listing(cal).changed:
+                    if event.coach_key:
+                        continue  # our own appointments are never busy time
+                    expected += [
+                        (event.id, o.recurrence_id or "", o.start, o.end, o.busy)
+                        for o in expand(event.raw, *WINDOW, "UTC", attendee)
+                        if not o.cancelled
+                    ]
+            assert pulled == sorted(expected), f"the pulled view of {cal} is not it"
 
     def _live_appointments_are_pushed_exactly_once(self) -> None:
-        if not self.model.push_on:
+        if not self.model.switches["push_enabled"]:
             return
         by_key: dict[str, list[tuple[dt.datetime, dt.datetime]]] = {}
         for event in self._listing(self.world.push_cal).changed:
