@@ -14,7 +14,9 @@ worker's lease simply runs out. Status is written only by the lease holder.
 
 Phases: pull every relevant calendar (reconciling our pushed events in the
 push calendar's pull), push the due outbox, and, if events were created,
-pull the push calendar once more to consume their echo (see ``_run``);
+pull the push calendar once more to consume their echo (see ``_run``); if
+that echo queued push work (it found one of our events changed or deleted
+outside), push again, so one sync converges (at most ``PUSH_ROUNDS``);
 finally create, renew or stop the connection's push-notification channels
 (``channels.maintain_channels``: a cheap check of their expiry, network
 only when one is missing or due).
@@ -77,6 +79,7 @@ from coach_app.sync.snapshot import ConnectionSnapshot
 log = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(minutes=5)
+PUSH_ROUNDS = 3  # push, read the echo, push what the echo queued (bounded)
 MAX_BACKOFF = dt.timedelta(hours=1)
 INTERVAL_ENV = "COACH_APP_SYNC_INTERVAL"
 DEFAULT_INTERVAL = 60.0
@@ -216,16 +219,23 @@ async def _run(
                 report.errors.append(f"“{sub.name}”: {exc.user_message}")
                 continue
             report.add_pull(outcome)
-        pushed = await push_due(url, snap, provider, clock, checkpoint)
-        report.add_push(pushed)
         push_sub = snap.push_sub
-        if pushed.created and push_sub is not None:
+        for _ in range(PUSH_ROUNDS):
+            pushed = await push_due(url, snap, provider, clock, checkpoint)
+            report.add_push(pushed)
+            if not (pushed.created and push_sub is not None):
+                break
             # Consume the echo of our creates now. Incremental sync reports
             # nothing for an item created *and* deleted after the cursor
             # (RFC 6578 allows it; Xandikos does it), so if the cursor stayed
             # before our create, a later external deletion would go unseen.
             await checkpoint()
-            report.add_pull(await pull_calendar(url, snap, push_sub, provider, clock()))
+            echo = await pull_calendar(url, snap, push_sub, provider, clock())
+            report.add_pull(echo)
+            if not (echo.repushes or echo.appointments_changed):
+                break
+            # The echo found our events changed outside (a full listing may
+            # reveal a deletion): what it queued is pushed in this sync too.
         # Push-notification channels (Google): created, renewed or stopped
         # here, by the lease holder; failures only cost the early wake-up.
         await checkpoint()

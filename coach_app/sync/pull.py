@@ -110,6 +110,7 @@ class PullOutcome:
     events_changed: bool = False
     appointments_changed: bool = False
     notices: int = 0
+    repushes: int = 0  # push work queued for our pushed events
     error: str | None = None  # plain words; local data was kept
     stale: bool = False  # a switch changed meanwhile: result dropped
 
@@ -254,6 +255,7 @@ def apply_changes(
         outcome.events_changed = plan.events_changed
         outcome.appointments_changed = plan.appointments_changed
         outcome.notices = plan.notices
+        outcome.repushes = plan.repushes
         outcome.error = plan.error
     return outcome
 

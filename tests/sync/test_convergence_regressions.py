@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 from memory_provider import EMPTY_LISTING, registered
 from remotes.memory import MemoryRemote
 
 from coach_app.db import session_scope
+from coach_app.models import SyncCursor
 from coach_app.services import booking
 from coach_app.sync.switches import on_push_switch
 
@@ -67,3 +69,28 @@ async def test_an_empty_listing_when_nothing_is_held_does_not_hide_later_events(
     assert (first.status, world.external()) == ("ok", [])
     await world.sync()
     assert [r.summary for r in world.external()] == ["Dentist"]
+
+
+async def test_an_appointment_deleted_outside_is_put_back_in_the_sync_that_sees_it(
+    world: World,
+) -> None:
+    """The push calendar's daily full listing comes back empty (the coach
+    deleted our only event there) and is held; pushing the next booking
+    makes the echo pull see the deletion. With Cancellation Notification
+    off the appointment goes back in that same sync, not the next one."""
+    first = world.book(at(8, 10))
+    await world.sync()
+    second = world.book(at(8, 11))
+    with session_scope(world.url) as s:
+        s.exec(sa.update(SyncCursor).values(full_sync_at=None))
+    world.remote.delete(world.push_cal, world.push_event_id(first))
+    world.update_connection(cancellation_notification=False)
+
+    await world.sync()
+
+    assert world.push_ids() == sorted(
+        [world.push_event_id(first), world.push_event_id(second)]
+    )
+    assert world.appointment(first).status == "confirmed"
+    assert world.pending_pushes() == []
+    assert len(world.notices()) == 1
