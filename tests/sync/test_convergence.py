@@ -27,7 +27,8 @@ from remotes.memory import MemoryRemote
 
 from sandbox.google import GoogleSandbox
 
-from .convergence import Backend, MemoryBackend, SyncMachine
+from .convergence import SyncMachine
+from .convergence_backends import Backend, MemoryBackend
 
 EXPLORE = int(os.environ.get("COACH_APP_CONVERGENCE_EXPLORE", "0") or 0)
 
