@@ -68,6 +68,7 @@ from coach_app.calendars.base import CalendarProvider, ChangeSet, RemoteEvent
 from coach_app.calendars.dense import Block
 from coach_app.calendars.errors import CursorInvalid, MalformedEvent
 from coach_app.calendars.ical import BusyTime, CondensedSeries, Occurrence, busy_time
+from coach_app.calendars.registry import service_label
 from coach_app.db import session_scope
 from coach_app.models import (
     Appointment,
@@ -458,6 +459,7 @@ def _notify_condensed(
     now: dt.datetime,
 ) -> None:
     """Tell the coach once about a series kept as blocks (again if it changes)."""
+    service = service_label(snap.connection.provider)
     for remote_id, (event, found) in expanded.items():
         if (remote_id, (event.etag or "")[:300]) in seen_before:
             continue
@@ -474,7 +476,8 @@ def _notify_condensed(
                 CoachNotice(
                     coach_id=snap.coach_id,
                     message=(
-                        f"“{name[:200]}” in “{sub.name}” repeats {series.every}, "
+                        f"“{name[:200]}” in your {service} calendar “{sub.name}” "
+                        f"repeats {series.every}, "
                         f"{how}; your calendar shows one entry per block."
                     ),
                     created_at=now,

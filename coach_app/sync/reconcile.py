@@ -24,8 +24,10 @@ from collections.abc import Iterable
 from sqlmodel import Session, select
 
 from coach_app import appointments
+from coach_app.calendars.registry import service_label
 from coach_app.models import (
     Appointment,
+    CalendarConnection,
     Client,
     Coach,
     CoachNotice,
@@ -80,7 +82,7 @@ def apply(
     now: dt.datetime,
 ) -> None:
     """Carry out the pushed-event actions of a plan, in order."""
-    where = sub.name or "your calendar"
+    where = calendar_in_words(session, connection_id, sub)
     for action in actions:
         if isinstance(action, RecordPushed):
             _record(session, sub, action)
@@ -94,6 +96,15 @@ def apply(
             appointments.cancel(session, coach, appointment, notify_client=True)
         elif isinstance(action, Notify):
             _notice(session, action, where)
+
+
+def calendar_in_words(session: Session, connection_id: int, sub: SubCalendar) -> str:
+    """'your iCloud calendar “Coach App”': the service and the calendar, since
+    a calendar's own name (often "Coach App") says little in a notice."""
+    connection = session.get(CalendarConnection, connection_id)
+    service = service_label(connection.provider) if connection else ""
+    calendar = f"your {service} calendar" if service else "your calendar"
+    return f"{calendar} “{sub.name}”" if sub.name else calendar
 
 
 def _appointment(session: Session, appointment_id: int) -> Appointment:

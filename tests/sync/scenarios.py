@@ -18,6 +18,7 @@ from remotes import RATE_LIMIT, Remote
 from sqlmodel import select
 
 from coach_app import changes
+from coach_app.calendars import registry
 from coach_app.calendars.base import ChangeSet, RemoteEvent
 from coach_app.calendars.errors import RateLimited, Transient
 from coach_app.db import session_scope
@@ -32,18 +33,34 @@ from .world import NOW, AppWorld, SimulatedCrash, Spy, World, at, build_world
 
 TUESDAY = (at(8, 0), at(9, 0))
 WHEN = "Coaching session with Ivy Invitee on Tuesday 8 January 2030 at 10:00"
-DELETED_CANCELLED = (
-    f"{WHEN} was deleted in Coach App, so it was cancelled here and "
-    "Ivy Invitee was emailed."
-)
-DELETED_PUT_BACK = (
-    f"{WHEN} was deleted in Coach App; it is still booked here and was put "
-    "back. Cancel it in Coach App if it should go."
-)
-MOVED_UNDONE = (
-    f"{WHEN} was changed in Coach App; changes made there are undone. "
-    "Reschedule in Coach App."
-)
+
+
+def _push_calendar(world: World) -> str:
+    """How a notice names the push calendar: the service and its name."""
+    return f"your {registry.service_label(world.provider_key)} calendar “Coach App”"
+
+
+def deleted_cancelled(world: World) -> str:
+    return (
+        f"{WHEN} was deleted in {_push_calendar(world)}, so it was cancelled "
+        "here and Ivy Invitee was emailed."
+    )
+
+
+def deleted_put_back(world: World) -> str:
+    return (
+        f"{WHEN} was deleted in {_push_calendar(world)}; it is still booked here "
+        "and was put back. Cancel it in Coach App if it should go."
+    )
+
+
+def moved_undone(world: World) -> str:
+    return (
+        f"{WHEN} was changed in {_push_calendar(world)}; changes made there are "
+        "undone. Reschedule in Coach App."
+    )
+
+
 WorldFactory = Callable[..., World]
 
 
@@ -470,7 +487,7 @@ class EngineScenarios:
         assert len(subjects) == 2
         assert subjects[0].startswith("Confirmed: Coaching session with Kim Coach")
         assert subjects[1].startswith("Cancelled: Coaching session with Kim Coach")
-        assert world.notices() == [DELETED_CANCELLED]
+        assert world.notices() == [deleted_cancelled(world)]
         assert world.push_ids() == []
         assert world.pending_pushes() == []
         await world.sync()
@@ -492,7 +509,7 @@ class EngineScenarios:
         assert [m.subject[:10] for m in world.emails(to="ivy@example.com")] == [
             "Confirmed:"
         ]
-        assert world.notices() == [DELETED_PUT_BACK]
+        assert world.notices() == [deleted_put_back(world)]
         assert world.pending_pushes() == []
 
     async def test_external_move_is_reverted_with_a_notice(self, world: World) -> None:
@@ -508,7 +525,7 @@ class EngineScenarios:
         assert (event.start, event.end) == (at(8, 10), at(8, 11))
         appointment = world.appointment(appointment_id)
         assert (appointment.status, appointment.start) == ("confirmed", at(8, 10))
-        assert world.notices() == [MOVED_UNDONE]
+        assert world.notices() == [moved_undone(world)]
         await world.sync()  # the restored version's echo changes nothing
         assert len(world.notices()) == 1
 
@@ -550,7 +567,7 @@ class EngineScenarios:
         assert [m.subject[:10] for m in world.emails(to="ivy@example.com")] == [
             "Confirmed:"
         ]
-        assert world.notices() == [DELETED_PUT_BACK]
+        assert world.notices() == [deleted_put_back(world)]
 
     # -- the engine around pulls and pushes ------------------------------------------
 

@@ -103,9 +103,9 @@ async def test_the_coach_is_told_once_and_the_calendar_shows_blocks(
 
     notices = world.notices()
     assert sorted(notices) == [
-        "“Clock” in “Work” repeats every second, so Coach App keeps its busy "
+        "“Clock” in your CalDAV calendar “Work” repeats every second, so Coach App keeps its busy "
         "time as merged blocks; your calendar shows one entry per block.",
-        "“Heartbeat” in “Work” repeats every minute, so Coach App keeps its "
+        "“Heartbeat” in your CalDAV calendar “Work” repeats every minute, so Coach App keeps its "
         "busy time as merged blocks; your calendar shows one entry per block.",
     ]
 
