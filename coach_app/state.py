@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from coach_app.db import session_scope
+from coach_app.db import read_scope, session_scope
 from coach_app.services import auth
 from coach_app.services.errors import NotLoggedIn
 
@@ -25,7 +25,7 @@ class AuthState(rx.State):
     coach_slug: str = ""
 
     def _coach_id(self) -> int | None:
-        with session_scope() as s:
+        with read_scope() as s:
             coach = auth.coach_for_token(s, self.session_token)
             if coach is None:
                 return None

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from coach_app import live
 from coach_app.components.forms import error_callout, success_callout
 from coach_app.components.layout import template
-from coach_app.db import session_scope
+from coach_app.db import read_scope, session_scope
 from coach_app.models import Coach, utcnow
 from coach_app.services import booking, connections, wakeups
 from coach_app.services.appointment_types import list_types
@@ -67,7 +67,7 @@ class CalendarState(AuthState):
     _pending: dict = {}
 
     def _load_week(self, coach_id: int) -> None:
-        with session_scope() as s:
+        with read_scope() as s:  # never waits for a sync writing events
             coach = s.get(Coach, coach_id)
             assert coach is not None
             self.timezone = coach.timezone
