@@ -1,9 +1,10 @@
 """Public booking page `/book/<slug>`: type → day → slot → details → confirmed.
 
-Slots are computed on the server and held in a backend-only list; the
-browser receives only the days and the chosen day's times, rendered in the
-invitee's own zone (detected from the browser, changeable). Every action
-re-queries the open slots, and a failed booking shows fresh ones.
+Slots are computed on the server (`services.offers`: once per change of the
+coach's data, shared by every open page); the browser receives only the
+days and the chosen day's times, rendered in the invitee's own zone
+(detected from the browser, changeable). Every action shows the current
+offer, and a failed booking shows fresh slots.
 """
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ import reflex as rx
 from pydantic import BaseModel
 
 from coach_app import live
-from coach_app.availability import group_by_local_date
 from coach_app.components.forms import error_callout
 from coach_app.components.layout import public_page
 from coach_app.db import session_scope
-from coach_app.models import AppointmentType, utcnow
-from coach_app.services import availability, booking, wakeups
-from coach_app.services.appointment_types import list_types
+from coach_app.models import utcnow
+from coach_app.services import booking, offers, wakeups
 from coach_app.services.errors import UserError
 from coach_app.services.validation import check_timezone, timezone_names
 
@@ -63,72 +62,53 @@ class BookState(rx.State):
     notice: str = ""
     confirmed: bool = False
     confirmation: str = ""
-    _open: list[dt.datetime] = []
 
     def _slug(self) -> str:
         parts = [p for p in self.router.url.path.split("/") if p]
         return parts[1] if len(parts) >= 2 and parts[0] == "book" else ""
 
     def _refresh(self) -> None:
-        """Recompute open slots of the chosen type and keep the invitee's
-        choices that are still valid."""
-        with session_scope() as s:
-            try:
-                coach = booking.coach_by_slug(s, self._slug())
-            except UserError as exc:
-                self.found = False
-                self.error = str(exc)
-                return
-            types = [
-                (t.id, t.name, t.duration_min)
-                for t in list_types(s, coach.id)
-                if t.active
-            ]
-            type_id = self._pick_type(types)
-            open_slots = (
-                availability.slots(s, coach, s.get(AppointmentType, type_id), utcnow())
-                if type_id
-                else []
-            )
-            coach_id, coach_name = coach.id, coach.display_name
-        self._show(coach_name, types, open_slots)
-        if coach_id is not None:
-            live.watch("book", coach_id, self.router.session.client_token)
+        """Show the coach's current offer (kept in memory, see
+        `services.offers`) and keep the invitee's choices that are still
+        valid."""
+        try:
+            offer = offers.offer_for_slug(self._slug())
+        except UserError as exc:
+            self.found = False
+            self.error = str(exc)
+            return
+        self._show(offer)
+        live.watch("book", offer.coach_id, self.router.session.client_token)
 
-    def _apply_live(self, coach_id: int, offer: live.Offer) -> None:
+    def _apply_live(self, coach_id: int, offer: offers.Offer) -> None:
         """A live push: the coach's offer was computed once for all open pages,
         so this renders it without touching the database."""
         if not self.confirmed or self.slot == "":
-            self._pick_type(offer.types)
-            self._show(offer.coach_name, offer.types, offer.slots.get(self.type_id, []))
+            self._show(offer)
 
     def _pick_type(self, types: list[tuple[int, str, int]]) -> int:
         if self.type_id not in {t[0] for t in types}:
             self.type_id = types[0][0] if types else 0
         return self.type_id
 
-    def _show(
-        self,
-        coach_name: str,
-        types: list[tuple[int, str, int]],
-        open_slots: list[dt.datetime],
-    ) -> None:
+    def _show(self, offer: offers.Offer) -> None:
+        types = offer.type_options
+        self._pick_type(types)
         self.found = True
-        self.coach_name = coach_name
+        self.coach_name = offer.coach_name
         self.types = [TypeOption(id=i, name=n, duration=d) for i, n, d in types]
-        self._open = open_slots
-        self._render_slots()
+        self._render_slots(offer.days(self.type_id, self.timezone, utcnow()))
 
-    def _render_slots(self) -> None:
-        zone = ZoneInfo(self.timezone)
-        grouped = group_by_local_date(self._open, zone)
+    def _render_slots(self, grouped: list[tuple[dt.date, list[dt.datetime]]]) -> None:
         self.days = [
             DayOption(iso=d.isoformat(), label=_day_label(d), count=len(v))
-            for d, v in grouped.items()
+            for d, v in grouped
         ]
         if self.day not in {d.iso for d in self.days}:
             self.day = self.days[0].iso if self.days else ""
-        chosen = grouped.get(dt.date.fromisoformat(self.day), []) if self.day else []
+        chosen = (
+            dict(grouped).get(dt.date.fromisoformat(self.day), []) if self.day else []
+        )
         self.slots = [
             SlotOption(iso=local.astimezone(dt.UTC).isoformat(), label=f"{local:%H:%M}")
             for local in chosen
@@ -206,6 +186,7 @@ class BookState(rx.State):
         except booking.SlotTaken as exc:
             self.slot = ""
             self.notice = str(exc)
+            offers.outdated(self._slug())  # the database knows better
             self._refresh()
             return
         except UserError as exc:
