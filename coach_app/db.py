@@ -120,18 +120,28 @@ def read_scope(url: str | None = None) -> Iterator[Session]:
 
 @contextmanager
 def read_connection(url: str | None = None) -> Iterator[Any]:
-    """A DB-API connection inside one read-only transaction (the hot path:
-    no ORM, no result processing). Parameters use the driver's own style:
-    see `placeholder`."""
+    """A DB-API connection for reading (the hot path: no ORM, no result
+    processing). On SQLite its statements share one snapshot (a deferred
+    transaction); on PostgreSQL it runs in autocommit, each statement with
+    its own snapshot, as under READ COMMITTED anyway. Parameters use the
+    driver's own style: see `placeholder`."""
     engine = get_read_engine(url)
     raw = engine.raw_connection()
+    sqlite = engine.dialect.name == "sqlite"
     try:
-        if engine.dialect.name == "sqlite":
+        if sqlite:
             raw.driver_connection.execute("BEGIN")
+        else:
+            # Under READ COMMITTED each statement has its own snapshot in or
+            # out of a transaction: skip the BEGIN and ROLLBACK round trips.
+            raw.driver_connection.autocommit = True
         yield raw
     finally:
         try:
-            raw.rollback()
+            if sqlite:
+                raw.rollback()
+            else:
+                raw.driver_connection.autocommit = False
         finally:
             raw.close()
 

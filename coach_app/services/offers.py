@@ -10,9 +10,10 @@ conflict check are on) — for a window covering every type's horizon.
 Reading (`load`): one read-only transaction (`db.read_connection`, which on
 SQLite takes no write lock), a handful of small queries and one that returns
 only the start and end of the busy events in the window through a covering
-index (`ix_external_event_coach_end`), on the DB-API cursor. The events are
-merged while still the database's own values (SQLite's fixed-width UTC
-text sorts like the instants it names; PostgreSQL returns datetimes), and
+index (`ix_external_event_coach_end`), on the DB-API cursor. The events
+come in order of their end and are merged without a sort while still the
+database's own values (SQLite's fixed-width UTC text sorts like the instants
+it names; PostgreSQL sends whole epoch seconds, rounded outwards, in binary);
 only the merged blocks become datetimes.
 
 Caching: one `Offer` per coach and database, valid until the coach changes.
@@ -38,6 +39,7 @@ re-checks the slot against fresh data under the coach's lock.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from bisect import bisect_left
 from collections import Counter, OrderedDict
@@ -158,37 +160,77 @@ class Offer:
 
 
 # --- reading -------------------------------------------------------------------
+#
+# Two statements per load, whatever the size of the calendar: the coach's
+# settings, then the busy time in the window their longest horizon needs.
+# Rows are packed into JSON (appointments, hours, types) and the events into
+# two strings (SQLite) or two arrays (PostgreSQL): few round trips to
+# PostgreSQL, and on SQLite few steps of a statement, each of which releases
+# the GIL and, while a sync thread keeps the interpreter busy, waits for it
+# to be handed back.
 
-_COACH = "SELECT display_name, slug, timezone FROM coach WHERE id = {p}"
-_HOURS = (
-    "SELECT weekday, start_minute, end_minute FROM working_hours WHERE coach_id = {p}"
-)
-_OVERRIDES = (
-    "SELECT day, start_minute, end_minute FROM date_override "
-    "WHERE coach_id = {p} AND day >= {p}"
-)
-_TYPES = (
-    "SELECT id, name, duration_min, slot_interval_min, buffer_before_min, "
-    "buffer_after_min, min_notice_min, max_per_day, horizon_days "
-    "FROM appointment_type WHERE coach_id = {p} AND active = {p} ORDER BY id"
-)
-_PULLED = (
-    "SELECT s.id FROM sub_calendar s "
-    "JOIN calendar_connection c ON c.id = s.connection_id "
-    "WHERE c.coach_id = {p} AND s.pull = {p} AND c.pull_enabled = {p} "
-    "AND c.check_conflicts = {p}"
-)
-_APPOINTMENTS = (
-    'SELECT start, "end", appointment_type_id FROM appointment '
-    "WHERE coach_id = {p} AND status = 'confirmed' "
-    'AND "end" > {p} AND start < {p}'
-)
-# Served by the covering index ix_external_event_coach_end.
-_EVENTS = (
-    'SELECT start, "end" FROM external_event '
-    'WHERE coach_id = {p} AND "end" > {p} AND start < {p} AND busy = {p} '
-    'AND sub_calendar_id IN ({ids}) ORDER BY "end"'
-)
+_SQLITE_SETTINGS = """
+SELECT c.display_name, c.slug, c.timezone,
+  (SELECT json_group_array(json_array(weekday, start_minute, end_minute))
+     FROM working_hours WHERE coach_id = c.id),
+  (SELECT json_group_array(json_array(day, start_minute, end_minute))
+     FROM date_override WHERE coach_id = c.id AND day >= ?),
+  (SELECT json_group_array(json_array(id, name, duration_min, slot_interval_min,
+            buffer_before_min, buffer_after_min, min_notice_min, max_per_day,
+            horizon_days))
+     FROM appointment_type WHERE coach_id = c.id AND active = 1)
+FROM coach c WHERE c.id = ?
+"""
+_PG_SETTINGS = """
+SELECT c.display_name, c.slug, c.timezone,
+  (SELECT json_agg(json_build_array(weekday, start_minute, end_minute))
+     FROM working_hours WHERE coach_id = c.id),
+  (SELECT json_agg(json_build_array(day, start_minute, end_minute))
+     FROM date_override WHERE coach_id = c.id AND day >= %s),
+  (SELECT json_agg(json_build_array(id, name, duration_min, slot_interval_min,
+            buffer_before_min, buffer_after_min, min_notice_min, max_per_day,
+            horizon_days))
+     FROM appointment_type WHERE coach_id = c.id AND active)
+FROM coach c WHERE c.id = %s
+"""
+# Busy pulled events come through the covering index ix_external_event_coach_end
+# in its order (by end), so they merge without a sort. SQLite: its own text
+# (fixed-width UTC, sorts like the instants it names). PostgreSQL: whole
+# epoch seconds rounded outwards (never narrower than the event), as int8
+# arrays in binary: psycopg builds ints much faster than aware datetimes, and
+# date_part (float8) is much cheaper than extract (numeric).
+_SQLITE_BUSY = """
+SELECT a.rows, e.starts, e.ends FROM
+ (SELECT json_group_array(json_array(start, "end", appointment_type_id)) AS rows
+    FROM appointment WHERE coach_id = ? AND status = 'confirmed'
+     AND "end" > ? AND start < ?) a,
+ (SELECT group_concat(s, ',') AS starts, group_concat(t, ',') AS ends FROM
+   (SELECT start AS s, "end" AS t FROM external_event
+     WHERE coach_id = ? AND "end" > ? AND start < ? AND busy = 1
+       AND sub_calendar_id IN (
+         SELECT sc.id FROM sub_calendar sc
+           JOIN calendar_connection cc ON cc.id = sc.connection_id
+          WHERE cc.coach_id = ? AND sc.pull = 1 AND cc.pull_enabled = 1
+            AND cc.check_conflicts = 1)
+     ORDER BY "end")) e
+"""
+_PG_BUSY = """
+SELECT a.rows, e.starts, e.ends FROM
+ (SELECT json_agg(json_build_array(start, "end", appointment_type_id)) AS rows
+    FROM appointment WHERE coach_id = %s AND status = 'confirmed'
+     AND "end" > %s AND start < %s) a,
+ (SELECT array_agg(s) AS starts, array_agg(t) AS ends FROM
+   (SELECT floor(date_part('epoch', start))::int8 AS s,
+           ceil(date_part('epoch', "end"))::int8 AS t
+      FROM external_event
+     WHERE coach_id = %s AND "end" > %s AND start < %s AND busy
+       AND sub_calendar_id = ANY (ARRAY(
+         SELECT sc.id FROM sub_calendar sc
+           JOIN calendar_connection cc ON cc.id = sc.connection_id
+          WHERE cc.coach_id = %s AND sc.pull AND cc.pull_enabled
+            AND cc.check_conflicts))
+     ORDER BY "end") ordered) e
+"""
 _SLUG = "SELECT id FROM coach WHERE slug = {p}"
 
 
@@ -206,8 +248,19 @@ def _from_sqlite(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value + "+00:00")
 
 
-def _from_pg(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(_UTC)
+def _from_json_timestamp(value: str) -> dt.datetime:
+    """A PostgreSQL timestamptz as JSON renders it (ISO 8601 with offset)."""
+    return dt.datetime.fromisoformat(value).astimezone(_UTC)
+
+
+def _from_epoch(value: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(value, _UTC)
+
+
+def _json(value: object) -> list:
+    if value is None:
+        return []
+    return json.loads(value) if isinstance(value, str | bytes) else list(value)
 
 
 def _merge(rows: list) -> tuple[list, list]:
@@ -234,14 +287,21 @@ def _merge(rows: list) -> tuple[list, list]:
     return starts, ends
 
 
-def _merge_by_end(rows: list) -> list[tuple]:
-    """Union of (start, end) rows given in ascending order of end, without
-    sorting: walked from the latest end backwards, an interval either
-    reaches the current block (its end is at or after the block's start)
-    or lies wholly before it, and so does every interval after it."""
+def _merge_by_end(starts: list, ends: list) -> list[tuple]:
+    """Union of intervals given in ascending order of end, without sorting:
+    walked from the latest end backwards, an interval either reaches the
+    current block (its end is at or after the block's start) or lies wholly
+    before it, and so does every interval after it. Input that turns out not
+    to be in that order is sorted and merged the usual way."""
     blocks: list[tuple] = []
     cur_s = cur_e = None
-    for s, e in reversed(rows):
+    last_end = None
+    for i in range(len(ends) - 1, -1, -1):
+        s, e = starts[i], ends[i]
+        if last_end is not None and e > last_end:
+            merged_s, merged_e = _merge(list(zip(starts, ends, strict=True)))
+            return list(zip(merged_s, merged_e, strict=True))
+        last_end = e
         if s >= e:
             continue
         if cur_s is not None and e >= cur_s:
@@ -256,6 +316,24 @@ def _merge_by_end(rows: list) -> list[tuple]:
     return blocks
 
 
+def _offered(row: list) -> OfferedType:
+    tid, name, duration, step, before, after, notice, max_per_day, horizon = row
+    return OfferedType(
+        tid,
+        name,
+        duration,
+        AppointmentRules(
+            duration_minutes=duration,
+            interval_minutes=step,
+            buffer_before_minutes=before,
+            buffer_after_minutes=after,
+            min_notice_minutes=notice,
+            max_per_day=max_per_day,
+            horizon_days=horizon,
+        ),
+    )
+
+
 def load(
     coach_id: int,
     now: dt.datetime | None = None,
@@ -266,83 +344,61 @@ def load(
     now = now or utcnow()
     url = url or db_url()
     sqlite = is_sqlite(url)
-    p = placeholder(url)
-    conv = _from_sqlite if sqlite else _from_pg
-    bind = _sqlite_text if sqlite else (lambda v: v)
     with read_connection(url) as conn:
-        cur = conn.cursor()
-        cur.execute(_COACH.format(p=p), (coach_id,))
+        # psycopg in binary: the event arrays arrive as ints, not digits.
+        cur = conn.cursor() if sqlite else conn.driver_connection.cursor(binary=True)
+        since = (now - _BACK).date()  # a day early: any zone's "today" is in
+        cur.execute(
+            _SQLITE_SETTINGS if sqlite else _PG_SETTINGS,
+            (since.isoformat() if sqlite else since, coach_id),
+        )
         row = cur.fetchone()
         if row is None:
+            cur.close()
             return None
-        name, slug, timezone = row
-        zone = ZoneInfo(timezone)
-        cur.execute(_HOURS.format(p=p), (coach_id,))
-        weekly: dict[int, list[tuple[dt.time, dt.time]]] = {}
-        for weekday, start, end in sorted(cur.fetchall(), key=lambda r: r[1]):
-            weekly.setdefault(weekday, []).append(
-                (_minute_time(start), _minute_time(end))
-            )
-        since = (now - _BACK).astimezone(zone).date()
-        cur.execute(
-            _OVERRIDES.format(p=p), (coach_id, since.isoformat() if sqlite else since)
-        )
-        overrides: dict[dt.date, list[tuple[dt.time, dt.time]]] = {}
-        for day, start, end in cur.fetchall():
-            if isinstance(day, str):
-                day = dt.date.fromisoformat(day)
-            windows = overrides.setdefault(day, [])
-            if start is not None and end is not None:
-                windows.append((_minute_time(start), _minute_time(end)))
-        cur.execute(_TYPES.format(p=p), (coach_id, True))
-        types = tuple(
-            OfferedType(
-                tid,
-                tname,
-                duration,
-                AppointmentRules(
-                    duration_minutes=duration,
-                    interval_minutes=step,
-                    buffer_before_minutes=before,
-                    buffer_after_minutes=after,
-                    min_notice_minutes=notice,
-                    max_per_day=max_per_day,
-                    horizon_days=horizon,
-                ),
-            )
-            for (
-                tid,
-                tname,
-                duration,
-                step,
-                before,
-                after,
-                notice,
-                max_per_day,
-                horizon,
-            ) in cur.fetchall()
-        )
+        name, slug, timezone, hours_rows, override_rows, type_rows = row
+        types = tuple(sorted((_offered(r) for r in _json(type_rows)), key=_type_id))
         horizon = max((t.rules.horizon_days for t in types), default=0)
         lo, hi = now - _BACK, now + dt.timedelta(days=horizon) + _AHEAD_EXTRA
-        cur.execute(_APPOINTMENTS.format(p=p), (coach_id, bind(lo), bind(hi)))
-        appointments = cur.fetchall()
-        cur.execute(_PULLED.format(p=p), (coach_id, True, True, True))
-        pulled = [r[0] for r in cur.fetchall()]
-        rows = [(s, e) for s, e, _ in appointments]
-        if pulled:
-            ids = ", ".join(str(int(i)) for i in pulled)
-            cur.execute(
-                _EVENTS.format(p=p, ids=ids), (coach_id, bind(lo), bind(hi), True)
-            )
-            # In index order (by end): merged without a sort, then joined
-            # with the few appointments.
-            rows.extend(_merge_by_end(cur.fetchall()))
+        if sqlite:
+            lo_b, hi_b = _sqlite_text(lo), _sqlite_text(hi)
+        else:
+            lo_b, hi_b = lo, hi
+        cur.execute(
+            _SQLITE_BUSY if sqlite else _PG_BUSY,
+            (coach_id, lo_b, hi_b, coach_id, lo_b, hi_b, coach_id),
+        )
+        appointment_rows, event_starts, event_ends = cur.fetchone()
         cur.close()
+    if sqlite:
+        conv = _from_sqlite
+        event_starts = event_starts.split(",") if event_starts else []
+        event_ends = event_ends.split(",") if event_ends else []
+        conv_event = _from_sqlite
+    else:
+        conv = _from_json_timestamp
+        event_starts, event_ends = event_starts or [], event_ends or []
+        conv_event = _from_epoch
+    zone = ZoneInfo(timezone)
+    weekly: dict[int, list[tuple[dt.time, dt.time]]] = {}
+    for weekday, start, end in sorted(_json(hours_rows), key=lambda r: r[1]):
+        weekly.setdefault(weekday, []).append((_minute_time(start), _minute_time(end)))
+    overrides: dict[dt.date, list[tuple[dt.time, dt.time]]] = {}
+    for day, start, end in _json(override_rows):
+        windows = overrides.setdefault(dt.date.fromisoformat(day), [])
+        if start is not None and end is not None:
+            windows.append((_minute_time(start), _minute_time(end)))
+    appointments = [(conv(s), conv(e), t) for s, e, t in _json(appointment_rows)]
+    rows = [(s, e) for s, e, _ in appointments]
+    rows.extend(
+        (conv_event(s), conv_event(e))
+        for s, e in _merge_by_end(event_starts, event_ends)
+    )
     starts, ends = _merge(rows)
     same_type: dict[int, list[dt.datetime]] = {}
     for s, _, type_id in appointments:
         if type_id is not None:
-            same_type.setdefault(type_id, []).append(conv(s))
+            same_type.setdefault(type_id, []).append(s)
     return Offer(
         coach_id=coach_id,
         coach_name=name,
@@ -350,13 +406,17 @@ def load(
         timezone=timezone,
         hours=WorkingHours(zone, weekly=weekly, overrides=overrides),
         types=types,
-        starts=[conv(s) for s in starts],
-        ends=[conv(e) for e in ends],
+        starts=starts,
+        ends=ends,
         same_type_starts=same_type,
         window=(lo, hi),
         generation=generation,
         loaded_at=now,
     )
+
+
+def _type_id(offered: OfferedType) -> int:
+    return offered.id
 
 
 # --- the cache -------------------------------------------------------------------
@@ -379,8 +439,8 @@ def invalidate(coach_id: int) -> None:
         _slug_generation += 1
         for key in [k for k in _offers if k[1] == coach_id]:
             del _offers[key]
-        for key in [k for k, v in _slugs.items() if v == coach_id]:
-            del _slugs[key]
+        # The link -> coach entries stay: `offer_for_slug` checks the link
+        # against the offer it gets, and asks again on a mismatch.
 
 
 def invalidate_all() -> None:

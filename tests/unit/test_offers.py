@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlmodel import select
 
 from coach_app.availability import group_by_local_date
@@ -280,3 +282,19 @@ def test_a_reader_cannot_write(sqlite_url):
         read_scope(sqlite_url) as s,
     ):
         s.exec(sa.delete(ExternalEvent))
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 200), st.integers(0, 60)), min_size=0, max_size=40
+    ),
+    st.booleans(),
+)
+def test_merging_in_order_of_end_matches_the_sorting_merge(spans, shuffled):
+    from coach_app.availability import merge_intervals
+
+    intervals = [(s, s + length) for s, length in spans]
+    ordered = intervals if shuffled else sorted(intervals, key=lambda x: x[1])
+    blocks = offers._merge_by_end([s for s, _ in ordered], [e for _, e in ordered])
+    starts, ends = merge_intervals(intervals)
+    assert sorted(blocks) == list(zip(starts, ends, strict=True))
