@@ -11,7 +11,9 @@ Changes are coalesced per coach: while a refresh runs, further changes for the
 same coach mark it dirty and cause exactly one more refresh afterwards.
 
 Viewers are tracked per process: a page is refreshed by the process that
-holds its websocket.
+holds its websocket. With several workers or hosts (Redis configured), every
+change is also published on Redis (`coach_app.fanout`), and each process
+refreshes the pages it holds; without Redis nothing leaves the process.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 from reflex.istate.manager.token import BaseStateToken
 
+from coach_app import fanout
 from coach_app.services import offers, wakeups
 
 log = logging.getLogger(__name__)
@@ -158,12 +161,19 @@ async def refresh(coach_id: int) -> None:
 
 
 async def live_updates(app: Any) -> None:
-    """Lifespan task: remember the loop and the app, then idle."""
+    """Lifespan task: remember the loop and the app; with Redis configured,
+    relay changes to and from the other processes; else idle."""
     global _loop, _app
     _loop, _app = asyncio.get_running_loop(), app
     wakeups.on_coach_change(notify)
     try:
-        await asyncio.Event().wait()
+        await fanout.relay(on_resync=_resync)
     finally:
         wakeups.remove_listener(notify)
         _loop = None
+
+
+def _resync() -> None:
+    """The link to the other processes was down: what we hold may be stale."""
+    offers.invalidate_all()
+    refresh_all()
