@@ -27,6 +27,7 @@ import asyncio
 import datetime as dt
 import logging
 import threading
+import time
 
 import sqlalchemy as sa
 from sqlmodel import select
@@ -45,6 +46,9 @@ DEFAULT_CONCURRENCY = 4
 _lock = threading.Lock()
 _waker = Waker()
 _requested: dict[int, None] = {}  # ordered set
+# time.monotonic() when this process's sync loop last looked for work
+# (None: not running here); `coach_app.health` reports it.
+heartbeat: float | None = None
 
 
 def request_sync(connection_id: int) -> None:
@@ -162,8 +166,10 @@ async def sync_loop(
         running.pop(connection_id, None)
         kicked.set()
 
+    global heartbeat
     try:
         while stop is None or not stop.is_set():
+            heartbeat = time.monotonic()
             kicked.clear()
             requested = _take_requested()
             try:
