@@ -33,6 +33,7 @@ import contextlib
 import json
 import logging
 import os
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -45,11 +46,25 @@ REDIS_ENV = "REFLEX_REDIS_URL"
 PREFIX_ENV = "COACH_APP_REDIS_PREFIX"
 RETRY_SECONDS = 1.0
 
-ORIGIN = uuid.uuid4().hex  # this process
 _inbound = threading.local()
+_origin: tuple[int, str] = (0, "")
 # For tests and health: what this process has sent and received.
 stats = {"published": 0, "received": 0, "subscribed": 0}
 connected = False
+
+
+def origin() -> str:
+    """This process's name on the channel.
+
+    Made per process id, never at import: production workers are forked from
+    a supervisor that imported the app, and a name made there would be every
+    worker's, so each would take the others' messages for its own.
+    """
+    global _origin
+    pid = os.getpid()
+    if _origin[0] != pid:
+        _origin = (pid, f"{socket.gethostname()[:40]}:{pid}:{uuid.uuid4().hex[:12]}")
+    return _origin[1]
 
 
 def redis_url() -> str:
@@ -71,7 +86,7 @@ def _replaying() -> Iterator[None]:
 
 
 def encode(coach_id: int) -> str:
-    return json.dumps({"origin": ORIGIN, "coach": int(coach_id)})
+    return json.dumps({"origin": origin(), "coach": int(coach_id)})
 
 
 def decode(data: bytes | str) -> tuple[str, int] | None:
@@ -89,8 +104,8 @@ def replay(data: bytes | str) -> bool:
     if decoded is None:
         log.warning("ignored a malformed coach-change message")
         return False
-    origin, coach_id = decoded
-    if origin == ORIGIN:
+    sender, coach_id = decoded
+    if sender == origin():
         return False
     stats["received"] += 1
     with _replaying():

@@ -75,7 +75,9 @@ async def test_changes_travel_both_ways_once(prefix):
         # A change here is published, once, as ours.
         wakeups.coach_changed(7)
         await _wait_for(lambda: heard)
-        assert [json.loads(m) for m in heard] == [{"origin": fanout.ORIGIN, "coach": 7}]
+        assert [json.loads(m) for m in heard] == [
+            {"origin": fanout.origin(), "coach": 7}
+        ]
 
         # A change elsewhere is applied here and not sent back.
         await other.publish(fanout.channel(), json.dumps({"origin": "x", "coach": 8}))
@@ -154,3 +156,23 @@ async def test_without_redis_nothing_is_relayed(monkeypatch):
     assert fanout.stats["published"] == published_before
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+def test_each_forked_worker_has_a_name_of_its_own():
+    """Production workers are forked from a supervisor that imported the app."""
+    import multiprocessing
+
+    parent = fanout.origin()
+    context = multiprocessing.get_context("fork")
+    names = context.Queue()
+    workers = [context.Process(target=_child_origin, args=(names,)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    children = [names.get(timeout=30) for _ in workers]
+    for worker in workers:
+        worker.join(30)
+    assert len({parent, *children}) == 3
+
+
+def _child_origin(names) -> None:
+    names.put(fanout.origin())
