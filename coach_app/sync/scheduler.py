@@ -13,7 +13,9 @@ a time, whichever wins. ``request_sync`` ("Sync now", later webhooks) wakes
 the loops of *this* process and makes them sync that connection even if it
 is not due; it is safe from any thread, like ``notify.wakeup``. A request
 for a connection being synced right now is kept and served once that sync
-ends, since the running one may have started before the change.
+ends, since the running one may have started before the change — whether
+this process runs it or another worker or host holds its lease (then the
+request is retried every ``LEASE_RETRY_SECONDS`` until the lease is ours).
 
 Booking changes wake the loop through ``services.wakeups.on_coach_change``.
 Due push work does not override a connection-wide back-off (after a rate
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LOOP_INTERVAL = 5.0
 DEFAULT_CONCURRENCY = 4
+LEASE_RETRY_SECONDS = 1.0
 
 _lock = threading.Lock()
 _waker = Waker()
@@ -142,11 +145,20 @@ async def run_due(
     return list(await asyncio.gather(*(one(i) for i in ids)))
 
 
-async def _sync_quietly(connection_id: int, url: str | None) -> None:
+async def _sync_quietly(
+    connection_id: int, url: str | None, requested: bool = False
+) -> None:
     try:
-        await sync_connection(connection_id, url=url)
+        result = await sync_connection(connection_id, url=url)
     except Exception:
         log.exception("sync of connection %s failed", connection_id)
+        return
+    if requested and not result.ran:
+        # Another worker or host holds the lease. Its sync may have begun
+        # before the change this request is about (a webhook can reach any
+        # worker), so ask again until we get the lease after it.
+        _put_back([connection_id])
+        asyncio.get_running_loop().call_later(LEASE_RETRY_SECONDS, wake_sync)
 
 
 async def sync_loop(
@@ -183,7 +195,9 @@ async def sync_loop(
                     if connection_id in requested:
                         waiting.append(connection_id)
                     continue
-                task = asyncio.create_task(_sync_quietly(connection_id, url))
+                task = asyncio.create_task(
+                    _sync_quietly(connection_id, url, connection_id in requested)
+                )
                 running[connection_id] = task
                 task.add_done_callback(lambda _t, cid=connection_id: finished(cid))
             _put_back(waiting)
