@@ -84,20 +84,16 @@ def fmt(values: list[float]) -> str:
 
 
 def render(offer, type_id: int, now: dt.datetime):
-    """What BookState._show/_render_slots build for the browser."""
-    from coach_app.pages.book import DayOption, SlotOption, _day_label
+    """What BookState._show/_render_slots build for the browser: the day
+    buttons and the first day's slot buttons (shared by pages showing the
+    same grouping, as in the page)."""
+    from coach_app.pages.book import TypeOption, _rendered
 
-    grouped = offer.days(type_id, INVITEE_ZONE, now)
-    days = [
-        DayOption(iso=d.isoformat(), label=_day_label(d), count=len(v))
-        for d, v in grouped
-    ]
-    chosen = grouped[0][1] if grouped else []
-    slots = [
-        SlotOption(iso=s.astimezone(dt.UTC).isoformat(), label=f"{s:%H:%M}")
-        for s in chosen
-    ]
-    return days, slots
+    types = [TypeOption(id=i, name=n, duration=d) for i, n, d in offer.type_options]
+    rendered = _rendered(offer.days(type_id, INVITEE_ZONE, now))
+    days = rendered.days
+    slots = rendered.slots(days[0].iso) if days else []
+    return types, days, slots
 
 
 def refresh(slug: str, type_id: int, url: str, now: dt.datetime):

@@ -48,6 +48,49 @@ def _day_label(day: dt.date) -> str:
     return f"{day:%a} {day.day} {day:%b}"
 
 
+class _Rendered:
+    """The day buttons of one grouping (`Offer.days`: one offer, type and
+    zone), and its slot buttons per day as they are asked for."""
+
+    def __init__(self, grouped: list[tuple[dt.date, list[dt.datetime]]]) -> None:
+        self.days = [
+            DayOption(iso=d.isoformat(), label=_day_label(d), count=len(v))
+            for d, v in grouped
+        ]
+        self._by_day = {d.isoformat(): v for d, v in grouped}
+        self._slots: dict[str, list[SlotOption]] = {}
+
+    def has(self, day: str) -> bool:
+        return day in self._by_day
+
+    def slots(self, day: str) -> list[SlotOption]:
+        made = self._slots.get(day)
+        if made is None:
+            made = self._slots[day] = [
+                SlotOption(
+                    iso=local.astimezone(dt.UTC).isoformat(), label=f"{local:%H:%M}"
+                )
+                for local in self._by_day.get(day, [])
+            ]
+        return made
+
+
+# Made once per grouping and shared by every open page showing it: a live
+# push to fifty pages in one zone renders once. Nothing mutates them in place.
+_rendered_cache: dict[int, tuple[object, _Rendered]] = {}
+
+
+def _rendered(grouped: list[tuple[dt.date, list[dt.datetime]]]) -> _Rendered:
+    hit = _rendered_cache.get(id(grouped))
+    if hit is not None and hit[0] is grouped:
+        return hit[1]
+    rendered = _Rendered(grouped)
+    if len(_rendered_cache) >= 64:
+        _rendered_cache.clear()
+    _rendered_cache[id(grouped)] = (grouped, rendered)
+    return rendered
+
+
 class BookState(rx.State):
     found: bool = True
     coach_name: str = ""
@@ -91,28 +134,26 @@ class BookState(rx.State):
             self.type_id = types[0][0] if types else 0
         return self.type_id
 
+    def _set(self, name: str, value: object) -> None:
+        """Assign only what changed: a live push then sends each open page
+        just its changed vars, and its browser re-renders only those."""
+        if getattr(self, name) != value:
+            setattr(self, name, value)
+
     def _show(self, offer: offers.Offer) -> None:
         types = offer.type_options
         self._pick_type(types)
-        self.found = True
-        self.coach_name = offer.coach_name
-        self.types = [TypeOption(id=i, name=n, duration=d) for i, n, d in types]
+        self._set("found", True)
+        self._set("coach_name", offer.coach_name)
+        self._set("types", [TypeOption(id=i, name=n, duration=d) for i, n, d in types])
         self._render_slots(offer.days(self.type_id, self.timezone, utcnow()))
 
     def _render_slots(self, grouped: list[tuple[dt.date, list[dt.datetime]]]) -> None:
-        self.days = [
-            DayOption(iso=d.isoformat(), label=_day_label(d), count=len(v))
-            for d, v in grouped
-        ]
-        if self.day not in {d.iso for d in self.days}:
-            self.day = self.days[0].iso if self.days else ""
-        chosen = (
-            dict(grouped).get(dt.date.fromisoformat(self.day), []) if self.day else []
-        )
-        self.slots = [
-            SlotOption(iso=local.astimezone(dt.UTC).isoformat(), label=f"{local:%H:%M}")
-            for local in chosen
-        ]
+        rendered = _rendered(grouped)
+        self._set("days", rendered.days)
+        if not rendered.has(self.day):
+            self.day = rendered.days[0].iso if rendered.days else ""
+        self._set("slots", rendered.slots(self.day))
         if self.slot and self.slot not in {x.iso for x in self.slots}:
             self.slot = ""
             self.notice = (
