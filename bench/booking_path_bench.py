@@ -27,9 +27,10 @@ autovacuum does on a running database.
 The whole-path slots are checked equal to the engine's. Then, on SQLite,
 **refreshes during a sync**: a sync pulls 10,000 new events into a
 calendar (the real pull: listing, parsing, one write transaction) while
-booking-page refreshes (after a change, so each reads the database) run in
-another thread; every refresh that started while the write transaction was
-open is reported (count, p50, p99, max). With --lock-baseline the same is
+booking-page refreshes run in --readers other threads (2), steady ones and,
+separately, ones after a change (each reads the database); every refresh
+that started while the write transaction was open is reported (count, p50,
+p99, max), beside the same refreshes with no sync running. With --lock-baseline the same is
 done with readers that take the write lock (BEGIN IMMEDIATE), as all did
 before.
 
@@ -282,7 +283,7 @@ class _BigCalendar:
 
 
 def refreshes_during_sync(
-    url: str, seeded, count: int, reader: str, now: dt.datetime
+    url: str, seeded, count: int, reader: str, now: dt.datetime, reader_threads: int
 ) -> dict:
     from sqlmodel import select
 
@@ -334,17 +335,26 @@ def refreshes_during_sync(
                 availability.slots(s, coach, row, now)
 
     samples: list[tuple[float, float]] = []
-    pull.apply_changes = apply_timed
-    thread = threading.Thread(target=sync)
-    try:
-        thread.start()
-        if not writing.wait(600):
-            raise RuntimeError("the sync never reached its write step")
+
+    def reader() -> None:
         while not done.is_set():
             started = time.perf_counter()
             one_refresh()
             samples.append((started, time.perf_counter()))
             time.sleep(0.005)
+
+    pull.apply_changes = apply_timed
+    thread = threading.Thread(target=sync)
+    # Several pages at once, as the server handles them: one thread each.
+    readers = [threading.Thread(target=reader) for _ in range(reader_threads)]
+    try:
+        thread.start()
+        if not writing.wait(600):
+            raise RuntimeError("the sync never reached its write step")
+        for r in readers:
+            r.start()
+        for r in readers:
+            r.join()
         thread.join()
     finally:
         pull.apply_changes = real_apply
@@ -394,6 +404,9 @@ def main() -> int:
     parser.add_argument("--no-orm-baseline", action="store_true")
     parser.add_argument("--sync-events", type=int, default=10_000)
     parser.add_argument("--lock-baseline", action="store_true")
+    parser.add_argument(
+        "--readers", type=int, default=2, help="refresh threads during the sync"
+    )
     args = parser.parse_args()
     if args.samples < 30:
         parser.error("at least 30 samples (percentiles need them)")
@@ -439,8 +452,8 @@ def main() -> int:
     verdicts(sqlite_results)
 
     print(
-        f"\n== SQLite: booking-page refreshes (after a change) while a sync "
-        f"writes {args.sync_events:,} events"
+        f"\n== SQLite: booking-page refreshes ({args.readers} threads) while a "
+        f"sync writes {args.sync_events:,} events"
     )
     readers = list(READERS[:2]) + ([READERS[2]] if args.lock_baseline else [])
     for i, reader in enumerate(readers):
@@ -448,7 +461,9 @@ def main() -> int:
         upgrade(url)
         cal = make_calendar(5000, now)
         seeded = seed_database(url, cal, f"sync-{i}@example.com", "Sync")
-        result = refreshes_during_sync(url, seeded, args.sync_events, reader, now)
+        result = refreshes_during_sync(
+            url, seeded, args.sync_events, reader, now, args.readers
+        )
         during = result["during"]
         print(
             f"  {reader}: write transaction {result['write_ms']:.0f} ms, "
