@@ -9,8 +9,8 @@ to the page's own host name, so a page served by one host keeps its
 websocket on that host.
 
 Each host builds its frontend in a working directory of its own
-(`REFLEX_WEB_WORKDIR`, a copy of the repository's `.web` sharing its
-`node_modules`), as separate machines would, and the development frontend
+(`REFLEX_WEB_WORKDIR`, a copy of the repository's `.web` whose
+`node_modules` files are hard links), as separate machines would, and the development frontend
 of other end-to-end tests is never touched.
 """
 
@@ -112,7 +112,14 @@ def _web_workdir(tmp: Path) -> Path:
             ignore=shutil.ignore_patterns("node_modules", "build", ".react-router"),
         )
         if (source / "node_modules").exists():
-            (web / "node_modules").symlink_to(source / "node_modules")
+            # Hard links: no second copy of the packages, and nothing done
+            # to this tree (Reflex may clear a web directory) reaches theirs.
+            shutil.copytree(
+                source / "node_modules",
+                web / "node_modules",
+                symlinks=True,
+                copy_function=os.link,
+            )
     return web
 
 
