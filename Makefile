@@ -47,8 +47,10 @@ test: chromium
 	$(BIN)/python -m pytest -q
 
 lint: install-test
-	$(BIN)/ruff check coach_app tests bench
-	$(BIN)/ruff format --check coach_app tests bench
+	$(BIN)/ruff check coach_app sandbox tests bench
+	$(BIN)/ruff format --check coach_app sandbox tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: install-test
 	@for b in bench/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

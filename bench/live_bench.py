@@ -249,7 +249,7 @@ def measure_sync(browser, base: str, url: str, tmp: Path, rounds: int) -> list[f
 
     from coach_app.db import session_scope
     from coach_app.models import AppointmentType, WorkingHours
-    from coach_app.services import auth, connections, schedule
+    from coach_app.services import auth, schedule, signin
 
     os.environ["COACH_APP_URL_ALLOWLIST"] = "127.0.0.1"
     (tmp / "radicale").mkdir()
@@ -263,8 +263,13 @@ def measure_sync(browser, base: str, url: str, tmp: Path, rounds: int) -> list[f
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             found = pool.submit(
                 asyncio.run,
-                connections.probe(
-                    "caldav", server.base_url, server.username, server.password
+                signin.check_password(
+                    "caldav",
+                    {
+                        "server_url": server.base_url,
+                        "username": server.username,
+                        "password": server.password,
+                    },
                 ),
             ).result()
         ids = {c.name: c.id for c in found.calendars}
@@ -281,16 +286,8 @@ def measure_sync(browser, base: str, url: str, tmp: Path, rounds: int) -> list[f
             ).one()
             t.min_notice_min = 0
             s.add(t)
-            connections.save(
-                s,
-                coach.id,
-                "caldav",
-                found,
-                server.username,
-                server.password,
-                [ids["Work"]],
-                ids["Push"],
-                True,
+            signin.connect(
+                s, coach.id, "caldav", found, [ids["Work"]], ids["Push"], True
             )
             slug = coach.slug
         ctx = browser.new_context()

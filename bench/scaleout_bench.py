@@ -10,7 +10,7 @@ machine, and the server keeps the same state for either.
 
 Each change is the coach's Check Calendar for Conflicts flipped and
 committed by this process, which then announces it exactly as a worker does
-(`wakeups.coach_changed`, relayed by `coach_app.fanout` over Redis): both
+(`changes.coach_changed`, relayed by `coach_app.fanout` over Redis): both
 hosts drop the cached offer, read it from the database once, compute the
 slots once, and push every page they hold. Timed from just before the
 announcement to the moment each page's update arrives (one clock: same
@@ -57,10 +57,9 @@ async def run(cluster, seeded, pages_count: int, changes: int) -> None:
     from e2e.reflex_ws import BookingPage
     from sqlmodel import select
 
-    from coach_app import fanout
+    from coach_app import changes, fanout
     from coach_app.db import session_scope
     from coach_app.models import CalendarConnection
-    from coach_app.services import wakeups
 
     hosts = cluster.hosts
     pages = [
@@ -96,7 +95,7 @@ async def run(cluster, seeded, pages_count: int, changes: int) -> None:
             shown = [p.slot_isos for p in pages]
             await asyncio.to_thread(flip)
             started = time.time()
-            wakeups.coach_changed(seeded.coach_id)  # as a worker does after commit
+            changes.coach_changed(seeded.coach_id)  # as a worker does after commit
             for page, count in zip(pages, before, strict=True):
                 await page.wait_for(
                     lambda s, page=page, count=count: len(page.updates) > count,

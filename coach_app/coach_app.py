@@ -10,14 +10,14 @@ from coach_app.pages import (  # noqa: F401
     calendar,
     home,
     login,
-    oauth_google,
     settings,
     signup,
 )
+from coach_app.pages.integrations import callback  # noqa: F401
 from coach_app.sync.scheduler import sync_loop
 from coach_app.webhooks import with_webhooks
 
-# POST /webhooks/google, GET /health
+# POST /webhooks/<provider>, GET /health
 app = rx.App(api_transformer=[with_webhooks, with_health])
 app.register_lifespan_task(delivery_loop)
 app.register_lifespan_task(live_updates)

@@ -20,13 +20,17 @@ Two kinds of transactions:
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 from sqlmodel import Session
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DB_URL = "sqlite:///coach_app.db"
 
@@ -168,3 +172,34 @@ def dispose_all() -> None:
         engine.dispose()
     _engines.clear()
     _read_engines.clear()
+
+
+_AFTER_COMMIT = "coach_app.after_commit"
+
+
+def after_commit(
+    session: sa.orm.Session, key: Hashable, callback: Callable[[], Any]
+) -> None:
+    """Run ``callback`` once, after the transaction ``session`` is in commits.
+
+    Registered twice under one ``key``, it still runs once. Dropped if the
+    transaction rolls back; a released SAVEPOINT is not the commit.
+    """
+    session.info.setdefault(_AFTER_COMMIT, {})[key] = callback
+
+
+@sa.event.listens_for(sa.orm.Session, "after_commit")
+def _run_after_commit(session: sa.orm.Session) -> None:
+    if session.in_nested_transaction():
+        return
+    for callback in session.info.pop(_AFTER_COMMIT, {}).values():
+        try:
+            callback()
+        except Exception:
+            log.exception("after-commit callback %r failed", callback)
+
+
+@sa.event.listens_for(sa.orm.Session, "after_soft_rollback")
+def _drop_after_commit(session: sa.orm.Session, _previous: object) -> None:
+    if not session.in_transaction():  # a SAVEPOINT's rollback keeps the rest
+        session.info.pop(_AFTER_COMMIT, None)

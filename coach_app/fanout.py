@@ -1,18 +1,18 @@
 """Per-coach change messages between processes and hosts, over Redis pub/sub.
 
-Every write announces its change after commit with
-`services.wakeups.coach_changed(coach_id)`; the listeners in that process
+Every write announces its change, heard after commit (`coach_app.changes`:
+`announce` in the transaction, or `coach_changed`); the listeners in that process
 drop the coach's cached offer, refresh the open pages it holds and wake the
 sync loop. With several workers or hosts, the other processes must hear of
 it too. When `REFLEX_REDIS_URL` is set (the same Redis Reflex uses for its
 state), `relay` runs in every process:
 
-- a listener on `wakeups` publishes each local change on the channel
+- a listener on `changes` publishes each local change on the channel
   `<prefix>:coach-changed` as `{"origin": <this process>, "coach": <id>}`
   (from any thread: the message is queued to the event loop, which publishes
   it; the listener itself never waits on the network);
 - a subscriber receives every process's messages, ignores its own, and
-  replays the others through `wakeups.coach_changed` locally, marked so they
+  replays the others through `changes.coach_changed` locally, marked so they
   are not published again. Every process therefore invalidates and refreshes
   the pages it holds, computing the coach's slots once per change.
 
@@ -38,7 +38,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 
-from coach_app.services import wakeups
+from coach_app import changes
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def replay(data: bytes | str) -> bool:
         return False
     stats["received"] += 1
     with _replaying():
-        wakeups.coach_changed(coach_id)
+        changes.coach_changed(coach_id)
     return True
 
 
@@ -136,7 +136,7 @@ async def relay(
             loop.call_soon_threadsafe(outbox.put_nowait, coach_id)
 
     client = aioredis.from_url(url)
-    wakeups.on_coach_change(publish_later)
+    changes.on_coach_change(publish_later)
     tasks = [
         asyncio.create_task(_publish(client, outbox)),
         asyncio.create_task(_subscribe(client, on_resync)),
@@ -144,7 +144,7 @@ async def relay(
     try:
         await asyncio.gather(*tasks)
     finally:
-        wakeups.remove_listener(publish_later)
+        changes.remove_listener(publish_later)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

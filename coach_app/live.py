@@ -26,8 +26,8 @@ from typing import Any
 
 from reflex.istate.manager.token import BaseStateToken
 
-from coach_app import fanout
-from coach_app.services import offers, wakeups
+from coach_app import changes, fanout
+from coach_app.services import offers
 
 log = logging.getLogger(__name__)
 
@@ -165,11 +165,11 @@ async def live_updates(app: Any) -> None:
     relay changes to and from the other processes; else idle."""
     global _loop, _app
     _loop, _app = asyncio.get_running_loop(), app
-    wakeups.on_coach_change(notify)
+    changes.on_coach_change(notify)
     try:
         await fanout.relay(on_resync=_resync)
     finally:
-        wakeups.remove_listener(notify)
+        changes.remove_listener(notify)
         _loop = None
 
 

@@ -20,11 +20,12 @@ from typing import Protocol, runtime_checkable
 class Account:
     """What discovery learnt about a connected account."""
 
-    provider: str  # "icloud", "caldav", "google", …
+    provider: str  # the provider spec's key
     principal_url: str
     home_url: str
     display_name: str
     server: str = "generic"  # quirks profile name, worth storing with the account
+    login: str = ""  # the name the coach signs in with (an email address …)
 
 
 @dataclass(frozen=True)

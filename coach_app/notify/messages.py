@@ -35,15 +35,6 @@ _MONTHS = (
     "November",
     "December",
 )
-_PROVIDERS = {
-    "icloud": "iCloud",
-    "google": "Google",
-    "office365": "Office 365",
-    "exchange": "Exchange",
-    "outlook": "Outlook.com",
-    "outlookcom": "Outlook.com",
-    "caldav": "CalDAV",
-}
 
 
 class Message(NamedTuple):
@@ -306,17 +297,17 @@ def cancelled_to_client(
 def reconnect_calendar_to_coach(
     *,
     coach_name: str,
-    provider: str,
+    service: str,
     account_label: str = "",
     error: str = "",
     settings_url: str | None = None,
 ) -> Message:
     """'Please reconnect your calendar': its credentials stopped working.
 
-    `provider` is the connection's provider key (icloud, google, ...) or a
-    display name; `error` is the plain-words reason, if any.
+    `service` is the calendar service's name as the coach knows it
+    ("iCloud", "Google" …); `error` is the plain-words reason, if any.
     """
-    name = _PROVIDERS.get(provider.strip().lower().replace(" ", ""), provider.strip())
+    name = _line(service)
     label = _line(account_label)
     which = f"{name} calendar ({label})" if label else f"{name} calendar"
     subject = f"Please reconnect your {which}"

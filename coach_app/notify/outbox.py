@@ -24,6 +24,7 @@ from email.utils import parseaddr
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from coach_app.db import after_commit
 from coach_app.models import EmailOutbox
 from coach_app.notify.messages import Message
 from coach_app.notify.wakeup import wake_delivery
@@ -47,15 +48,7 @@ def _exists(session: Session, dedupe_key: str) -> bool:
 
 
 def _wake_after_commit(session: Session) -> None:
-    if session.info.get(_WAKE_FLAG):
-        return
-    session.info[_WAKE_FLAG] = True
-
-    def _after_commit(sess: Session) -> None:
-        sess.info.pop(_WAKE_FLAG, None)
-        wake_delivery()
-
-    sa.event.listen(session, "after_commit", _after_commit, once=True)
+    after_commit(session, _WAKE_FLAG, lambda: wake_delivery())
 
 
 def _check_address(to: str) -> str:

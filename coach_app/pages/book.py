@@ -20,7 +20,7 @@ from coach_app.components.forms import error_callout
 from coach_app.components.layout import public_page
 from coach_app.db import session_scope
 from coach_app.models import utcnow
-from coach_app.services import booking, offers, wakeups
+from coach_app.services import booking, offers
 from coach_app.services.errors import UserError
 from coach_app.services.validation import check_timezone, timezone_names
 
@@ -234,7 +234,6 @@ class BookState(rx.State):
             self.error = str(exc)
             self._refresh()
             return
-        wakeups.coach_changed(done.coach_id)
         self.confirmed = True
         self.confirmation = (
             f"{done.type_name} with {done.coach_name} on {self.slot_label}. "

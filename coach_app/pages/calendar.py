@@ -18,7 +18,7 @@ from coach_app.components.forms import error_callout, success_callout
 from coach_app.components.layout import template
 from coach_app.db import read_scope, session_scope
 from coach_app.models import Coach, utcnow
-from coach_app.services import booking, connections, wakeups
+from coach_app.services import booking, connections
 from coach_app.services.appointment_types import list_types
 from coach_app.services.calendar_view import week_items
 from coach_app.services.errors import UserError
@@ -147,7 +147,6 @@ class CalendarState(AuthState):
         self.warning = ""
         self.rescheduling_id = 0
         self.success = success
-        wakeups.coach_changed(coach_id)
         self._load_week(coach_id)
 
     @rx.event

@@ -8,10 +8,9 @@ from coach_app.components.forms import error_callout, field, success_callout
 from coach_app.components.layout import template
 from coach_app.db import session_scope
 from coach_app.models import Coach
+from coach_app.pages.integrations import IntegrationsState, integrations_tab
 from coach_app.pages.settings_hours import HoursState, hours_tab
-from coach_app.pages.settings_integrations import IntegrationsState, integrations_tab
 from coach_app.pages.settings_types import TypesState, types_tab
-from coach_app.services import wakeups
 from coach_app.services.errors import UserError
 from coach_app.services.profile import update_profile
 from coach_app.services.validation import timezone_names
@@ -70,7 +69,6 @@ class SettingsState(AuthState):
         except UserError as exc:
             self.profile_error = str(exc)
             return
-        wakeups.coach_changed(coach_id)  # name, zone or link: open pages follow
         self.coach_name = self.display_name
         self.coach_slug = self.slug
         self.profile_error = ""

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from coach_app.components.forms import error_callout, success_callout
 from coach_app.db import session_scope
-from coach_app.services import schedule, wakeups
+from coach_app.services import schedule
 from coach_app.services.errors import UserError
 from coach_app.state import AuthState
 
@@ -82,7 +82,6 @@ class HoursState(AuthState):
             return
         self.error = ""
         self.saved = "Working hours saved."
-        wakeups.coach_changed(coach_id)
         self._reload(coach_id)
 
     @rx.event

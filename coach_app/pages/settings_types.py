@@ -8,7 +8,6 @@ from pydantic import BaseModel
 from coach_app.components.forms import error_callout, field, success_callout
 from coach_app.db import session_scope
 from coach_app.services import appointment_types as types
-from coach_app.services import wakeups
 from coach_app.services.errors import UserError
 from coach_app.state import AuthState
 
@@ -109,7 +108,6 @@ class TypesState(AuthState):
         self.editing_id = 0
         self.form_key += 1
         self._reload(coach_id)
-        wakeups.coach_changed(coach_id)
 
     @rx.event
     def set_active(self, type_id: int, active: bool):
@@ -122,7 +120,6 @@ class TypesState(AuthState):
             return
         self.error = ""
         self._reload(coach_id)
-        wakeups.coach_changed(coach_id)
 
 
 def _num(label: str, name: str, default: rx.Var | int | str) -> rx.Component:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from coach_app import changes
 from coach_app.models import AppointmentType
 from coach_app.services.errors import Forbidden, UserError
 
@@ -62,6 +63,7 @@ def create_type(session: Session, coach_id: int, data: TypeInput) -> Appointment
     row = AppointmentType(coach_id=coach_id, **_check(data).__dict__)
     session.add(row)
     session.flush()
+    changes.announce(session, coach_id)
     return row
 
 
@@ -73,6 +75,7 @@ def update_type(
         setattr(row, key, value)
     session.add(row)
     session.flush()
+    changes.announce(session, coach_id)
     return row
 
 
@@ -84,4 +87,5 @@ def set_type_active(
     row.active = active
     session.add(row)
     session.flush()
+    changes.announce(session, coach_id)
     return row

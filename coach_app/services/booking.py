@@ -20,18 +20,18 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from coach_app import appointments
 from coach_app.availability import BusyKind, conflicts
 from coach_app.models import (
     Appointment,
     AppointmentType,
-    CalendarConnection,
     Client,
     Coach,
     ExternalEvent,
-    PushOutbox,
     utcnow,
 )
-from coach_app.services import availability, mailings
+from coach_app.notify import appointment_mail
+from coach_app.services import availability
 from coach_app.services.errors import Forbidden, UserError
 from coach_app.services.validation import normalize_email
 
@@ -78,16 +78,6 @@ def offered_type(session: Session, coach_id: int, type_id: int) -> AppointmentTy
     return row
 
 
-def _lock_coach(session: Session, coach_id: int) -> Coach:
-    """Serialise all writes to one coach's calendar until commit."""
-    coach = session.exec(
-        select(Coach).where(Coach.id == coach_id).with_for_update()
-    ).one()
-    # A stale identity-map copy would hide a rival's committed change.
-    session.refresh(coach)
-    return coach
-
-
 def _aware(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         raise UserError("That time has no time zone; please pick a slot again.")
@@ -125,24 +115,6 @@ def _client(session: Session, coach_id: int, name: str, email: str) -> Client:
     session.add(client)
     session.flush()
     return client
-
-
-def _enqueue_push(session: Session, appointment: Appointment, action: str) -> None:
-    """One push job per connection whose push switch is on."""
-    connections = session.exec(
-        select(CalendarConnection.id).where(
-            CalendarConnection.coach_id == appointment.coach_id,
-            CalendarConnection.push_enabled.is_(True),  # type: ignore[union-attr]
-        )
-    ).all()
-    for connection_id in connections:
-        session.add(
-            PushOutbox(
-                appointment_id=appointment.id,
-                connection_id=connection_id,
-                action=action,
-            )
-        )
 
 
 def _store(session: Session, appointment: Appointment) -> Appointment:
@@ -191,7 +163,7 @@ def book(
     appt_type = offered_type(session, coach.id, type_id)
     end = start + dt.timedelta(minutes=appt_type.duration_min)
 
-    coach = _lock_coach(session, coach.id)
+    coach = appointments.lock_coach(session, coach.id)
     open_now = availability.slots(
         session, coach, appt_type, now, start - dt.timedelta(minutes=1), end
     )
@@ -210,8 +182,10 @@ def book(
             note=(note or "").strip()[:2000],
         ),
     )
-    _enqueue_push(session, appointment, "upsert")
-    mailings.booked(session, coach, client, appt_type, appointment, invitee_timezone)
+    appointments.queue_push(session, appointment, "upsert")
+    appointment_mail.booked(
+        session, coach, client, appt_type, appointment, invitee_timezone
+    )
     return Booking(
         appointment.id, coach.id, start, end, coach.display_name, appt_type.name
     )  # type: ignore[arg-type]
@@ -267,7 +241,7 @@ def create_by_coach(
     if appt_type is None or appt_type.coach_id != coach_id:
         raise Forbidden("Please choose one of your appointment types.")
     end = start + dt.timedelta(minutes=appt_type.duration_min)
-    coach = _lock_coach(session, coach_id)
+    coach = appointments.lock_coach(session, coach_id)
     if _overlapping_appointments(session, coach_id, start, end):
         raise SlotTaken(
             "That time overlaps another appointment. Please pick another time."
@@ -287,8 +261,10 @@ def create_by_coach(
             note=(note or "").strip()[:2000],
         ),
     )
-    _enqueue_push(session, appointment, "upsert")
-    mailings.booked(session, coach, client, appt_type, appointment, None, by_coach=True)
+    appointments.queue_push(session, appointment, "upsert")
+    appointment_mail.booked(
+        session, coach, client, appt_type, appointment, None, by_coach=True
+    )
     return appointment
 
 
@@ -305,7 +281,7 @@ def reschedule(
     new_start = _aware(new_start)
     if new_start <= now:
         raise UserError("That time has already passed. Please pick a future time.")
-    coach = _lock_coach(session, coach_id)
+    coach = appointments.lock_coach(session, coach_id)
     appointment = _owned(session, coach_id, appointment_id)
     if appointment.status != "confirmed":
         raise UserError("A cancelled appointment cannot be rescheduled.")
@@ -321,8 +297,8 @@ def reschedule(
     appointment.start, appointment.end = new_start, new_end
     appointment.version += 1
     _store(session, appointment)
-    _enqueue_push(session, appointment, "upsert")
-    mailings.rescheduled(session, coach, appointment, old_start, old_end)
+    appointments.queue_push(session, appointment, "upsert")
+    appointment_mail.rescheduled(session, coach, appointment, old_start, old_end)
     return appointment
 
 
@@ -333,16 +309,7 @@ def cancel(
     *,
     notify_client: bool = True,
 ) -> Appointment:
-    coach = _lock_coach(session, coach_id)
+    coach = appointments.lock_coach(session, coach_id)
     appointment = _owned(session, coach_id, appointment_id)
-    if appointment.status == "cancelled":
-        return appointment
-    appointment.status = "cancelled"
-    appointment.cancelled_at = utcnow()
-    appointment.version += 1
-    session.add(appointment)
-    session.flush()
-    _enqueue_push(session, appointment, "delete")
-    if notify_client:
-        mailings.cancelled(session, coach, appointment)
+    appointments.cancel(session, coach, appointment, notify_client=notify_client)
     return appointment

@@ -17,7 +17,7 @@ it names; PostgreSQL sends whole epoch seconds, rounded outwards, in binary);
 only the merged blocks become datetimes.
 
 Caching: one `Offer` per coach and database, valid until the coach changes.
-Every write announces its change after commit (`services.wakeups`), which
+Every write announces its change after commit (`coach_app.changes`), which
 calls `invalidate`; with Redis configured, changes made by other processes
 arrive the same way (`coach_app.fanout`). A generation counter per coach
 makes a load that raced with a change unusable for caching (it may have read
@@ -46,6 +46,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from coach_app import changes
 from coach_app.availability import (
     AppointmentRules,
     WorkingHours,
@@ -54,7 +55,6 @@ from coach_app.availability import (
 )
 from coach_app.db import db_url, is_sqlite, placeholder, read_connection
 from coach_app.models import utcnow
-from coach_app.services import wakeups
 from coach_app.services.errors import UserError
 
 NOT_FOUND = "This booking page does not exist. Please check the link."
@@ -456,7 +456,7 @@ def invalidate_all() -> None:
         _slugs.clear()
 
 
-wakeups.on_coach_change(invalidate)
+changes.on_coach_change(invalidate)
 
 
 def _fresh(key: tuple[str, int], now: dt.datetime) -> Offer | None:

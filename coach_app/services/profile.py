@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from coach_app import changes
 from coach_app.models import Coach
 from coach_app.services.errors import NotLoggedIn, UserError
 from coach_app.services.validation import check_slug, check_timezone
@@ -30,4 +31,5 @@ def update_profile(
     coach.slug = slug
     session.add(coach)
     session.flush()
+    changes.announce(session, coach_id)
     return coach

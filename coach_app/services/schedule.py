@@ -7,6 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from coach_app import changes
 from coach_app.availability import WorkingHours
 from coach_app.models import Coach, DateOverride
 from coach_app.models import WorkingHours as HoursRow
@@ -68,6 +69,7 @@ def set_weekday(
             )
         )
     session.flush()
+    changes.announce(session, coach_id)
 
 
 def seed_default_week(session: Session, coach_id: int) -> None:
@@ -100,6 +102,7 @@ def set_override(
             DateOverride(coach_id=coach_id, day=day, start_minute=start, end_minute=end)
         )
     session.flush()
+    changes.announce(session, coach_id)
 
 
 def clear_override(session: Session, coach_id: int, day: dt.date) -> None:
@@ -108,6 +111,7 @@ def clear_override(session: Session, coach_id: int, day: dt.date) -> None:
             DateOverride.coach_id == coach_id, DateOverride.day == day
         )
     )
+    changes.announce(session, coach_id)
 
 
 def overrides(

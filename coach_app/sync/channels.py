@@ -74,6 +74,7 @@ WEBHOOK_BASE_ENV = "COACH_APP_WEBHOOK_BASE_URL"
 WEBHOOK_PATH = "/webhooks/{provider}"
 CHANNEL_TTL = dt.timedelta(days=7)
 RENEW_BEFORE = dt.timedelta(hours=6)
+RENEW_AT_LEAST = dt.timedelta(minutes=10)
 PENDING_GRACE = dt.timedelta(minutes=10)
 _STOP_ROUND = (RateLimited, Transient, AuthError)
 
@@ -111,9 +112,17 @@ def webhook_address(provider_kind: str) -> str:
 def renewal_due(
     expires_at: dt.datetime, created_at: dt.datetime, now: dt.datetime
 ) -> bool:
-    """Less than ``RENEW_BEFORE`` (or half the channel's lifetime) is left."""
+    """Less than ``RENEW_BEFORE`` (or half the channel's lifetime, but never
+    less than ``RENEW_AT_LEAST``) is left."""
     lifetime = max(expires_at - created_at, dt.timedelta(0))
-    return now >= expires_at - min(RENEW_BEFORE, lifetime / 2)
+    margin = max(min(RENEW_BEFORE, lifetime / 2), RENEW_AT_LEAST)
+    return now >= expires_at - margin
+
+
+def renew_soon(expires_at: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """The expiry that makes a live channel due for renewal at the next sync
+    (the provider asked for it): a new one is made, then this one stopped."""
+    return min(expires_at, now + RENEW_AT_LEAST / 2)
 
 
 @dataclass
@@ -259,7 +268,7 @@ async def stop_channels(connection_id: int, *, url: str | None = None) -> int:
     finally:
         if provider is not None:
             try:
-                await provider.aclose()  # type: ignore[attr-defined]
+                await provider.aclose()
             except Exception:
                 log.warning("closing the provider of %s failed", connection_id)
         await asyncio.to_thread(_delete_rows, url, [r.id for r in rows])

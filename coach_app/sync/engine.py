@@ -52,8 +52,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from coach_app import changes
 from coach_app.calendars.errors import (
     AuthError,
     NotCalendarServer,
@@ -62,13 +63,13 @@ from coach_app.calendars.errors import (
     Transient,
     UrlNotAllowed,
 )
+from coach_app.calendars.registry import UnknownProvider, service_label
 from coach_app.db import session_scope
 from coach_app.models import CalendarConnection, SubCalendar, SyncCursor, utcnow
 from coach_app.notify import messages
 from coach_app.notify.outbox import enqueue_message
-from coach_app.services import wakeups
 from coach_app.sync import channels, snapshot
-from coach_app.sync.providers import UnknownProvider, provider_for
+from coach_app.sync.providers import provider_for
 from coach_app.sync.pull import PullOutcome, pull_calendar
 from coach_app.sync.push import PushOutcome, push_due
 from coach_app.sync.snapshot import ConnectionSnapshot
@@ -182,7 +183,7 @@ async def sync_connection(
         return SyncResult(connection_id, ran=True)
     result = await asyncio.to_thread(_finish, url, snap, owner, report, clock())
     if result.events_changed or result.appointments_changed:
-        wakeups.coach_changed(snap.coach_id)  # live pages, push wake-up
+        changes.coach_changed(snap.coach_id)  # live pages, push wake-up
     return result
 
 
@@ -373,7 +374,7 @@ def _email_reconnect(
         to=snap.coach_email,
         message=messages.reconnect_calendar_to_coach(
             coach_name=snap.coach_name,
-            provider=connection.provider,
+            service=service_label(connection.provider),
             account_label=connection.account_label,
             error=error,
         ),
@@ -387,7 +388,7 @@ def skipped_entries(session: Session, connection_id: int) -> list[str]:
         return []
     texts = session.exec(
         select(SyncCursor.skipped)
-        .join(SubCalendar, SubCalendar.id == SyncCursor.sub_calendar_id)
+        .join(SubCalendar, col(SubCalendar.id) == SyncCursor.sub_calendar_id)
         .where(
             SubCalendar.connection_id == connection_id,
             SubCalendar.pull.is_(True),  # type: ignore[attr-defined]

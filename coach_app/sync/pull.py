@@ -52,7 +52,7 @@ import logging
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from coach_app.calendars.base import CalendarProvider, ChangeSet, RemoteEvent
 from coach_app.calendars.errors import CursorInvalid, MalformedEvent
@@ -300,7 +300,7 @@ def _delete_rows(session: Session, sub_id: int, remote_ids: list[str]) -> int:
     for start in range(0, len(remote_ids), _CHUNK):
         result = session.exec(
             sa.delete(ExternalEvent).where(
-                ExternalEvent.sub_calendar_id == sub_id,
+                col(ExternalEvent.sub_calendar_id) == sub_id,
                 ExternalEvent.remote_id.in_(remote_ids[start : start + _CHUNK]),  # type: ignore[attr-defined]
             )
         )
@@ -363,44 +363,3 @@ def _load_skipped(text: str) -> dict[str, str]:
     except ValueError:
         return {}
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
-
-
-def on_pull_switch(session: Session, connection_id: int, enabled: bool) -> None:
-    """The coach flipped **Pull Events to Coach Calendar** (call in the same
-    transaction that saves it; this also sets the flag).
-
-    Off: pulled events are removed at once. On: every cursor is reset, so the
-    next sync (requested after commit) is a full listing.
-    """
-    connection = session.get(CalendarConnection, connection_id)
-    if connection is None:
-        return
-    connection.pull_enabled = enabled
-    connection.next_sync_at = None
-    session.add(connection)
-    subs = select(SubCalendar.id).where(SubCalendar.connection_id == connection_id)
-    if enabled:
-        session.exec(
-            sa.delete(SyncCursor).where(
-                SyncCursor.sub_calendar_id.in_(subs)  # type: ignore[attr-defined]
-            )
-        )
-    else:
-        session.exec(
-            sa.delete(ExternalEvent).where(
-                ExternalEvent.sub_calendar_id.in_(subs)  # type: ignore[attr-defined]
-            )
-        )
-    session.flush()
-    _request_sync_after_commit(session, connection_id)
-
-
-def _request_sync_after_commit(session: Session, connection_id: int) -> None:
-    from coach_app.sync.scheduler import request_sync
-
-    sa.event.listen(
-        session,
-        "after_commit",
-        lambda _session: request_sync(connection_id),
-        once=True,
-    )

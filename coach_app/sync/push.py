@@ -55,7 +55,6 @@ from coach_app.calendars.errors import (
 from coach_app.db import session_scope
 from coach_app.models import (
     Appointment,
-    CalendarConnection,
     PushedEvent,
     PushOutbox,
     utcnow,
@@ -355,42 +354,3 @@ def _mark_rows(session: Session, job: _Job, **values: object) -> None:
         )
         .values(**values)
     )
-
-
-def push_existing_appointments(
-    session: Session, connection_id: int, now: dt.datetime | None = None
-) -> int:
-    """Queue every upcoming confirmed appointment of the coach for this
-    connection (after connecting, or when push is switched back on);
-    returns how many were queued."""
-    from coach_app.sync.reconcile import ensure_push
-
-    now = now or utcnow()
-    connection = session.get(CalendarConnection, connection_id)
-    if connection is None:
-        return 0
-    ids = session.exec(
-        select(Appointment.id).where(
-            Appointment.coach_id == connection.coach_id,
-            Appointment.status == "confirmed",
-            Appointment.end > now,
-        )
-    ).all()
-    for appointment_id in ids:
-        assert appointment_id is not None
-        ensure_push(session, appointment_id, connection_id, "upsert", now)
-    session.flush()
-    return len(ids)
-
-
-def on_push_switch(session: Session, connection_id: int, enabled: bool) -> None:
-    """The coach flipped **Push Events to Connected Calendar** (this also sets
-    the flag). On: upcoming appointments are queued so the calendar catches
-    up. Off: nothing is removed from the calendar; queued work waits."""
-    connection = session.get(CalendarConnection, connection_id)
-    if connection is None:
-        return
-    connection.push_enabled = enabled
-    session.add(connection)
-    if enabled:
-        push_existing_appointments(session, connection_id)

@@ -21,7 +21,7 @@ For a deleted remote id that is one of our pushed events:
 
 - appointment confirmed and upcoming, push on:
   - Cancellation Notification on → cancelled in the app through
-    ``booking.cancel(notify_client=True)`` (the client is emailed) + notice;
+    ``appointments.cancel(notify_client=True)`` (the client is emailed) + notice;
   - off → pushed again (remote id cleared, upsert queued) + notice;
 - anything else (already cancelled, in the past, push switched off) → the
   remote id is forgotten, nothing else: a coach tidying up old events or
@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from coach_app import appointments
 from coach_app.calendars.base import RemoteEvent
 from coach_app.models import (
     Appointment,
@@ -52,7 +53,6 @@ from coach_app.models import (
     SubCalendar,
 )
 from coach_app.notify.messages import format_start
-from coach_app.services import booking
 from coach_app.sync.content import (
     appointment_id_from_key,
     appointment_title,
@@ -225,12 +225,8 @@ class _Context:
         where = self.sub.name or "your calendar"
         if self.connection.cancellation_notification and may_cancel:
             client = self.session.get(Client, appointment.client_id)
-            booking.cancel(
-                self.session,
-                appointment.coach_id,
-                appointment.id,
-                notify_client=True,
-            )
+            coach = appointments.lock_coach(self.session, appointment.coach_id)
+            appointments.cancel(self.session, coach, appointment, notify_client=True)
             self.outcome.appointments_changed = True
             who = client.name if client else "the client"
             self._notice(

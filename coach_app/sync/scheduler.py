@@ -17,7 +17,7 @@ ends, since the running one may have started before the change — whether
 this process runs it or another worker or host holds its lease (then the
 request is retried every ``LEASE_RETRY_SECONDS`` until the lease is ours).
 
-Booking changes wake the loop through ``services.wakeups.on_coach_change``.
+Booking changes wake the loop through ``changes.on_coach_change``.
 Due push work does not override a connection-wide back-off (after a rate
 limit or an unreachable server, ``next_sync_at`` honours ``Retry-After``);
 an explicit ``request_sync`` ("Sync now") does.
@@ -30,13 +30,15 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 
 import sqlalchemy as sa
 from sqlmodel import select
 
+from coach_app import changes
 from coach_app.db import session_scope
 from coach_app.models import CalendarConnection, PushOutbox, utcnow
-from coach_app.services import wakeups
 from coach_app.sync.engine import SyncResult, sync_connection
 from coach_app.wake import Waker, wait_woken
 
@@ -70,7 +72,7 @@ def _on_coach_change(_coach_id: int) -> None:
     wake_sync()  # a booking may have queued push work
 
 
-wakeups.on_coach_change(_on_coach_change)
+changes.on_coach_change(_on_coach_change)
 
 
 def _take_requested() -> list[int]:
@@ -199,7 +201,7 @@ async def sync_loop(
                     _sync_quietly(connection_id, url, connection_id in requested)
                 )
                 running[connection_id] = task
-                task.add_done_callback(lambda _t, cid=connection_id: finished(cid))
+                task.add_done_callback(partial(_forget_task, finished, connection_id))
             _put_back(waiting)
             await wait_woken(kicked, stop, interval)
     finally:
@@ -208,3 +210,9 @@ async def sync_loop(
             task.cancel()
         if running:
             await asyncio.gather(*running.values(), return_exceptions=True)
+
+
+def _forget_task(
+    finished: Callable[[int], None], connection_id: int, _task: asyncio.Task
+) -> None:
+    finished(connection_id)

@@ -6,10 +6,7 @@ Prints the environment variables that point the app at it; the demo account
 
 from __future__ import annotations
 
-import argparse
-import signal
-import threading
-
+from sandbox.common.server import serve_trial, trial_arguments
 from sandbox.google.demo import seed_demo
 from sandbox.google.server import start_google_sandbox
 
@@ -22,21 +19,12 @@ DEFAULT_REDIRECTS = (
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m sandbox.google", description=__doc__
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument(
-        "--redirect-uri",
-        action="append",
-        dest="redirect_uris",
-        help="a redirect URI to register (repeatable); defaults cover "
+    args = trial_arguments(
+        "python -m sandbox.google",
+        __doc__,
+        8765,
         "http://localhost:3000|8000/oauth/google/callback",
-    )
-    parser.add_argument("--no-demo", action="store_true", help="start empty")
-    args = parser.parse_args(argv)
-
+    ).parse_args(argv)
     sandbox = start_google_sandbox(
         args.port,
         host=args.host,
@@ -45,14 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     if not args.no_demo:
         seed_demo(sandbox.state)
-    print(f"Google sandbox on {sandbox.base_url}")
-    for name, value in sandbox.env().items():
-        print(f"export {name}={value}")
-    done = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    done.wait()
-    sandbox.stop()
+    serve_trial(sandbox, "Google sandbox", sandbox.env().items())
 
 
 if __name__ == "__main__":

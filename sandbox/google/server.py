@@ -1,5 +1,6 @@
 """Run the Google sandbox: Starlette on uvicorn in a background thread, on
-loopback, plus a delivery thread for push notifications.
+loopback, plus a delivery thread for push notifications (both from
+``sandbox.common``).
 
 One host serves what Google spreads over three (accounts.google.com,
 oauth2.googleapis.com, www.googleapis.com); ``GoogleSandbox.env()`` gives the
@@ -8,25 +9,25 @@ app's configuration variables pointing at it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import queue
-import socket
-import threading
-import time
 from collections.abc import Iterable
-from types import TracebackType
+from typing import Any
 
-import httpx
-import uvicorn
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse
 from starlette.routing import Mount
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
+from sandbox.common.faults import Fault, FaultMiddleware
+from sandbox.common.push import PushDeliverer, PushMessage, PushResult
+from sandbox.common.server import RunningServer, SandboxHandle, serve
 from sandbox.google import errors
 from sandbox.google.api import api_routes
-from sandbox.google.oauth_server import AUTH_PATH, REVOKE_PATH, TOKEN_PATH, oauth_routes
+from sandbox.google.oauth_server import (
+    AUTH_PATH,
+    REVOKE_PATH,
+    TOKEN_PATH,
+    google_oauth_routes,
+)
 from sandbox.google.state import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -43,136 +44,84 @@ PUSH_USER_AGENT = (
 )
 
 
-class FaultMiddleware:
-    """Records every request and applies injected faults before routing."""
-
-    def __init__(self, app: ASGIApp, state: GoogleSandboxState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        self.state.record_request(
-            scope["method"], path, scope.get("query_string", b"").decode("latin-1")
+def render_fault(fault: Fault) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """An injected error in Google's shape (``errors.rate_limited`` etc.)."""
+    if fault.kind == "rate_limit":
+        error = errors.rate_limited(
+            fault.status or 403, fault.reason or "rateLimitExceeded", fault.retry_after
         )
-        fault = self.state.take_fault(path)
-        if fault is None:
-            await self.app(scope, receive, send)
-            return
-        if fault.kind == "slow":
-            await asyncio.sleep(fault.delay)
-            await self.app(scope, receive, send)
-            return
-        if fault.kind == "drop":
-            # Promise a body, send part of it, stop: uvicorn closes the
-            # connection, which the client sees as a dropped connection.
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", b"application/json; charset=UTF-8"),
-                        (b"content-length", b"4096"),
-                    ],
-                }
-            )
-            await send(
-                {
-                    "type": "http.response.body",
-                    "body": b'{"kind": "calen',
-                    "more_body": True,
-                }
-            )
-            return
-        if fault.kind == "rate_limit":
-            error = errors.rate_limited(
-                fault.status or 403, fault.reason, fault.retry_after
-            )
-        elif fault.kind == "too_many_requests":
-            error = errors.rate_limited(429, "rateLimitExceeded", fault.retry_after)
-        else:
-            error = errors.backend_error(fault.status or 503, fault.retry_after)
-        response = JSONResponse(
-            error.body(), status_code=error.code, headers=error.headers
-        )
-        await response(scope, receive, send)
+    elif fault.kind == "too_many_requests":
+        error = errors.rate_limited(429, "rateLimitExceeded", fault.retry_after)
+    else:
+        error = errors.backend_error(fault.status or 503, fault.retry_after)
+    return error.code, error.body(), error.headers
 
 
 class _Notifier:
-    """Delivers push notifications in order from its own thread."""
+    """Hands Google's notifications to the shared delivery thread and records
+    each outcome as a ``Delivery``."""
 
-    def __init__(self, state: GoogleSandboxState, timeout: float = 5.0) -> None:
+    def __init__(self, state: GoogleSandboxState) -> None:
         self.state = state
-        self.queue: queue.Queue[Notification | None] = queue.Queue()
-        self.client = httpx.Client(timeout=timeout, trust_env=False)
-        self.thread = threading.Thread(
-            target=self._run, name="google-sandbox-push", daemon=True
+        self.deliverer = PushDeliverer(
+            self._record, user_agent=PUSH_USER_AGENT, name="google-sandbox-push"
         )
-        self.thread.start()
 
     def __call__(self, notification: Notification) -> None:
-        self.queue.put(notification)
+        # Google's notifications carry everything in headers; the body is empty.
+        self.deliverer.send(
+            PushMessage(notification.address, notification.headers, b"", notification)
+        )
 
     def stop(self) -> None:
-        self.queue.put(None)
-        self.thread.join(timeout=10)
-        self.client.close()
+        self.deliverer.stop()
 
-    def _run(self) -> None:
-        while (item := self.queue.get()) is not None:
-            status: int | None = None
-            error: str | None = None
-            try:
-                response = self.client.post(
-                    item.address,
-                    headers={**item.headers, "User-Agent": PUSH_USER_AGENT},
-                    content=b"",
-                )
-                status = response.status_code
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"
-            self.state.record_delivery(
-                Delivery(
-                    item.channel_id,
-                    item.message_number,
-                    item.resource_state,
-                    status,
-                    error,
-                    dict(item.headers),
-                )
+    def _record(self, result: PushResult) -> None:
+        item: Notification = result.message.meta
+        self.state.record_delivery(
+            Delivery(
+                item.channel_id,
+                item.message_number,
+                item.resource_state,
+                result.status_code,
+                result.error,
+                dict(item.headers),
             )
+        )
 
 
 def build_app(state: GoogleSandboxState) -> ASGIApp:
     app = Starlette(
-        routes=[*oauth_routes(state), Mount("/calendar/v3", routes=api_routes(state))]
+        routes=[
+            *google_oauth_routes(state),
+            Mount("/calendar/v3", routes=api_routes(state)),
+        ]
     )
-    return FaultMiddleware(app, state)
+    return FaultMiddleware(
+        app,
+        state.fault_injector,
+        state.requests,
+        render_fault,
+        drop_body=b'{"kind": "calen',
+        record_headers=False,
+    )
 
 
-class GoogleSandbox:
+class GoogleSandbox(SandboxHandle):
     """A running sandbox. ``stop()`` (or ``with``) shuts it down."""
 
     def __init__(
         self,
         state: GoogleSandboxState,
-        server: uvicorn.Server,
-        thread: threading.Thread,
+        server: RunningServer,
         notifier: _Notifier,
-        base_url: str,
         client_id: str,
         client_secret: str,
     ) -> None:
+        super().__init__(server, notifier.stop)
         self.state = state
-        self.base_url = base_url
         self.client_id = client_id
         self.client_secret = client_secret
-        self._server = server
-        self._thread = thread
-        self._notifier = notifier
 
     @property
     def auth_url(self) -> str:
@@ -201,22 +150,6 @@ class GoogleSandbox:
             "COACH_APP_GOOGLE_CLIENT_SECRET": self.client_secret,
         }
 
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._notifier.stop()
-
-    def __enter__(self) -> GoogleSandbox:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 def start_google_sandbox(
     port: int = 0,
@@ -233,38 +166,24 @@ def start_google_sandbox(
     ``redirect_uris``; add users, calendars and more clients through
     ``handle.state``.
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    bound_port = sock.getsockname()[1]
-    base_url = f"http://{host}:{bound_port}"
-    state = GoogleSandboxState(base_url)
-    state.add_client(client_id, client_secret, redirect_uris)
-    notifier = _Notifier(state)
-    state.notifier = notifier
-    config = uvicorn.Config(
-        build_app(state),
+    holder: dict[str, Any] = {}
+
+    def factory(base_url: str) -> ASGIApp:
+        state = GoogleSandboxState(base_url)
+        state.add_client(client_id, client_secret, redirect_uris)
+        notifier = _Notifier(state)
+        state.notifier = notifier
+        holder.update(state=state, notifier=notifier)
+        return build_app(state)
+
+    server = serve(
+        factory,
+        port,
+        host=host,
+        name="google-sandbox",
         log_level=log_level,
-        access_log=False,
-        http="h11",
-        lifespan="off",
-        timeout_graceful_shutdown=1,
+        on_failure=lambda: holder["notifier"].stop() if "notifier" in holder else None,
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run,
-        kwargs={"sockets": [sock]},
-        name=f"google-sandbox-{bound_port}",
-        daemon=True,
-    )
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            notifier.stop()
-            raise RuntimeError("the Google sandbox did not start")
-        time.sleep(0.01)
     return GoogleSandbox(
-        state, server, thread, notifier, base_url, client_id, client_secret
+        holder["state"], server, holder["notifier"], client_id, client_secret
     )

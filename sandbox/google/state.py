@@ -13,29 +13,60 @@ Test controls (plain methods, not HTTP):
   ``move_event``, ``delete_event``, ``move_instance``, ``cancel_instance``;
   read back with ``get_event`` and ``events``;
 * failures: ``invalidate_sync_tokens``, ``revoke``, ``expire_access_tokens``,
-  ``inject_fault`` / ``clear_faults``;
+  ``inject_fault`` / ``clear_faults`` (``rate_limit``: 403 usageLimits with
+  ``reason``; ``too_many_requests``: 429; ``server_error``: ``status``, 503
+  backendError by default; ``slow``; ``drop``; under ``/calendar/v3`` unless
+  ``path_prefix`` says otherwise);
 * observation: ``request_log()`` (every HTTP request), ``delivery_log()``
   (every webhook call and its outcome), ``active_channels()``.
 """
 
 from __future__ import annotations
 
-import base64
 import copy
-import hashlib
 import secrets
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
-from typing import Any, Literal
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
+from sandbox.common.controls import SandboxControls
+from sandbox.common.faults import (
+    Fault,
+    FaultInjector,
+    FaultKind,
+    RequestLog,
+    RequestRecord,
+)
+from sandbox.common.oauth import (
+    AccessToken,
+    AuthCode,
+    Grant,
+    IssuedTokens,
+    OAuthClient,
+    OAuthResult,
+    PendingAuthorization,
+    User,
+)
 from sandbox.google import errors
+from sandbox.google.authority import (
+    CALENDAR,
+    CALENDAR_READONLY,
+    CALENDARLIST,
+    CALENDARLIST_READONLY,
+    CALENDARS,
+    CALENDARS_READONLY,
+    EVENTS,
+    EVENTS_FREEBUSY,
+    EVENTS_READONLY,
+    FREEBUSY,
+    GoogleAuthority,
+)
 from sandbox.google.errors import ApiError
 from sandbox.google.events import (
     EVENT_ID_RE,
@@ -60,37 +91,8 @@ from sandbox.google.events import (
 )
 from sandbox.google.recurrence import RecurrenceError, zone
 
-# -- scopes ------------------------------------------------------------------
+# -- scopes (Google's own list lives with its OAuth server) ---------------
 
-SCOPE = "https://www.googleapis.com/auth/"
-CALENDAR = SCOPE + "calendar"
-CALENDAR_READONLY = SCOPE + "calendar.readonly"
-EVENTS = SCOPE + "calendar.events"
-EVENTS_READONLY = SCOPE + "calendar.events.readonly"
-FREEBUSY = SCOPE + "calendar.freebusy"
-EVENTS_FREEBUSY = SCOPE + "calendar.events.freebusy"
-CALENDARLIST = SCOPE + "calendar.calendarlist"
-CALENDARLIST_READONLY = SCOPE + "calendar.calendarlist.readonly"
-CALENDARS = SCOPE + "calendar.calendars"
-CALENDARS_READONLY = SCOPE + "calendar.calendars.readonly"
-IDENTITY_SCOPES = frozenset(
-    {"openid", "email", "profile", SCOPE + "userinfo.email", SCOPE + "userinfo.profile"}
-)
-CALENDAR_SCOPES = frozenset(
-    {
-        CALENDAR,
-        CALENDAR_READONLY,
-        EVENTS,
-        EVENTS_READONLY,
-        FREEBUSY,
-        EVENTS_FREEBUSY,
-        CALENDARLIST,
-        CALENDARLIST_READONLY,
-        CALENDARS,
-        CALENDARS_READONLY,
-    }
-)
-KNOWN_SCOPES = CALENDAR_SCOPES | IDENTITY_SCOPES
 DEFAULT_SCOPES = (CALENDAR_READONLY, EVENTS)
 
 NEED_CALENDAR_LIST = frozenset(
@@ -104,8 +106,6 @@ NEED_FREEBUSY = frozenset({CALENDAR, CALENDAR_READONLY, FREEBUSY, EVENTS_FREEBUS
 DEFAULT_CLIENT_ID = "coach-app-sandbox.apps.googleusercontent.com"
 DEFAULT_CLIENT_SECRET = "sandbox-client-secret"
 
-ACCESS_TOKEN_TTL = 3599
-CODE_TTL = 600
 DEFAULT_CHANNEL_TTL = timedelta(days=7)
 MAX_CHANNEL_TTL = timedelta(days=30)
 ROLE_RANK = {"freeBusyReader": 0, "reader": 1, "writer": 2, "owner": 3}
@@ -121,86 +121,27 @@ FORBIDDEN_WITH_SYNC_TOKEN = (
 )
 _BASE32HEX = "0123456789abcdefghijklmnopqrstuv"
 
-FaultKind = Literal["rate_limit", "too_many_requests", "server_error", "slow", "drop"]
-
+# Re-exported for code that imported them from here.
+__all__ = [
+    "AccessToken",
+    "AuthCode",
+    "Channel",
+    "Delivery",
+    "Fault",
+    "FaultKind",
+    "GoogleSandboxState",
+    "Grant",
+    "IssuedTokens",
+    "Notification",
+    "OAuthClient",
+    "OAuthResult",
+    "PendingAuthorization",
+    "RequestRecord",
+    "User",
+    "instance_id",
+]
 
 # -- records -----------------------------------------------------------------
-
-
-@dataclass
-class User:
-    email: str
-    name: str
-
-
-@dataclass
-class OAuthClient:
-    client_id: str
-    client_secret: str
-    redirect_uris: list[str]
-    name: str = "Coach App"
-
-
-@dataclass
-class Grant:
-    """What a user allowed a client; holds the refresh token if one was issued."""
-
-    id: str
-    email: str
-    client_id: str
-    scopes: tuple[str, ...]
-    refresh_token: str | None
-    revoked: bool = False
-
-
-@dataclass
-class AccessToken:
-    token: str
-    grant_id: str
-    email: str
-    client_id: str
-    scopes: tuple[str, ...]
-    expires_at: float
-
-
-@dataclass(frozen=True)
-class IssuedTokens:
-    access_token: str
-    refresh_token: str | None
-    expires_in: int
-    scope: str
-
-
-@dataclass
-class PendingAuthorization:
-    """A validated authorization request waiting on the consent page."""
-
-    request_id: str
-    client_id: str
-    redirect_uri: str
-    scopes: tuple[str, ...]
-    state: str | None
-    code_challenge: str | None
-    code_challenge_method: str | None
-    access_type: str
-    prompt: tuple[str, ...]
-    login_hint: str | None
-
-
-@dataclass
-class AuthCode:
-    code: str
-    client_id: str
-    redirect_uri: str
-    email: str
-    scopes: tuple[str, ...]
-    code_challenge: str | None
-    code_challenge_method: str | None
-    access_type: str
-    prompt: tuple[str, ...]
-    expires_at: float
-    used: bool = False
-    grant_id: str | None = None
 
 
 @dataclass
@@ -240,27 +181,6 @@ class Delivery:
 
 
 @dataclass
-class Fault:
-    """The next ``remaining`` requests under ``path_prefix`` fail this way."""
-
-    kind: FaultKind
-    remaining: int
-    status: int | None = None
-    retry_after: float | None = None
-    delay: float = 0.0
-    reason: str = "rateLimitExceeded"
-    path_prefix: str = "/calendar/v3"
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    method: str
-    path: str
-    query: str
-    at: float
-
-
-@dataclass
 class _Page:
     email: str
     scope_key: str  # calendar id, or "calendarList"
@@ -269,37 +189,24 @@ class _Page:
     head: dict[str, Any]  # the envelope fields of every page
 
 
-@dataclass(frozen=True)
-class OAuthResult:
-    """What the authorization endpoint answers: a page or a redirect."""
-
-    kind: Literal["consent", "error", "redirect"]
-    status: int = 200
-    location: str | None = None
-    error: str | None = None
-    message: str | None = None
-    pending: PendingAuthorization | None = None
-
-
 # -- the state ---------------------------------------------------------------
 
 
-class GoogleSandboxState:
+class GoogleSandboxState(SandboxControls):
     """Everything the sandbox knows. Thread-safe; see the module docstring."""
+
+    default_client = (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+    fault_path_prefix = "/calendar/v3"
+    fault_reason = "rateLimitExceeded"
 
     def __init__(self, base_url: str = "http://127.0.0.1") -> None:
         self.base_url = base_url
         self._lock = threading.RLock()
-        self.users: dict[str, User] = {}
-        self.clients: dict[str, OAuthClient] = {}
+        self.authority = GoogleAuthority(lock=self._lock)
+        self.fault_injector = FaultInjector(lock=self._lock)
+        self.requests = RequestLog(lock=self._lock)
         self.calendars: dict[str, Calendar] = {}
-        self.grants: dict[str, Grant] = {}
-        self.access_tokens: dict[str, AccessToken] = {}
-        self.pending: dict[str, PendingAuthorization] = {}
-        self.codes: dict[str, AuthCode] = {}
         self.channels: dict[str, Channel] = {}
-        self.faults: list[Fault] = []
-        self.requests: deque[RequestRecord] = deque(maxlen=5000)
         self.deliveries: list[Delivery] = []
         self.notifier: Callable[[Notification], None] | None = None
         # Google requires an HTTPS webhook with a valid certificate; loopback
@@ -308,6 +215,15 @@ class GoogleSandboxState:
         self._sync_tokens: dict[str, tuple[str, int]] = {}
         self._pages: dict[str, _Page] = {}
         self._etag_counter = int(time.time() * 1000) * 1000
+
+    # OAuth records live in the shared authority; these are views of them.
+    @property
+    def clients(self) -> dict[str, OAuthClient]:
+        return self.authority.clients
+
+    @property
+    def access_tokens(self) -> dict[str, AccessToken]:
+        return self.authority.access_tokens
 
     # ------------------------------------------------------------------ time
 
@@ -331,26 +247,6 @@ class GoogleSandboxState:
             if email not in self.calendars:
                 self._new_calendar(email, email, email, time_zone)
             return email
-
-    def add_client(
-        self,
-        client_id: str = DEFAULT_CLIENT_ID,
-        client_secret: str = DEFAULT_CLIENT_SECRET,
-        redirect_uris: Iterable[str] = (),
-        name: str = "Coach App",
-    ) -> OAuthClient:
-        """Register (or extend) an OAuth client; redirect URIs match exactly."""
-        with self._lock:
-            client = self.clients.get(client_id)
-            if client is None:
-                client = self.clients[client_id] = OAuthClient(
-                    client_id, client_secret, [], name
-                )
-            client.client_secret = client_secret
-            for uri in redirect_uris:
-                if uri not in client.redirect_uris:
-                    client.redirect_uris.append(uri)
-            return client
 
     def add_calendar(
         self,
@@ -398,15 +294,9 @@ class GoogleSandboxState:
         offline: bool = True,
     ) -> IssuedTokens:
         """Tokens as if ``email`` had consented (skips the browser part)."""
-        with self._lock:
-            grant = self._new_grant(email.lower(), client_id, tuple(scopes), offline)
-            access = self._new_access_token(grant, grant.scopes)
-            return IssuedTokens(
-                access.token,
-                grant.refresh_token,
-                ACCESS_TOKEN_TTL,
-                " ".join(grant.scopes),
-            )
+        return self.authority.issue_tokens(
+            email, client_id=client_id, scopes=scopes, offline=offline
+        )
 
     # ---------------------------------------------- controls: "in Google"
 
@@ -504,72 +394,10 @@ class GoogleSandboxState:
         Afterwards its access tokens get 401 and a refresh gets ``invalid_grant``.
         Returns how many grants were revoked.
         """
-        with self._lock:
-            targets: set[str] = set()
-            if token is not None:
-                grant = self._grant_of_token(token)
-                if grant is not None:
-                    targets.add(grant.id)
-            if email is not None:
-                targets |= {
-                    g.id for g in self.grants.values() if g.email == email.lower()
-                }
-            for grant_id in targets:
-                self.grants[grant_id].revoked = True
-            return len(targets)
+        return self.authority.revoke(token, email=email)
 
-    def expire_access_tokens(self, email: str | None = None) -> int:
-        """Make access tokens (of one user, or all) expired now."""
-        with self._lock:
-            count = 0
-            for access in self.access_tokens.values():
-                if email is None or access.email == email.lower():
-                    access.expires_at = time.time() - 1
-                    count += 1
-            return count
-
-    def inject_fault(
-        self,
-        kind: FaultKind,
-        count: int = 1,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-        delay: float = 0.0,
-        reason: str = "rateLimitExceeded",
-        path_prefix: str = "/calendar/v3",
-    ) -> None:
-        """The next ``count`` requests under ``path_prefix`` fail.
-
-        ``rate_limit``: 403 usageLimits/``reason`` (rateLimitExceeded,
-        userRateLimitExceeded, quotaExceeded…); ``too_many_requests``: 429;
-        ``server_error``: ``status`` (503 by default) backendError; both may
-        carry ``Retry-After``. ``slow``: wait ``delay`` seconds, then answer
-        normally. ``drop``: the connection is closed mid-response.
-        """
-        with self._lock:
-            self.faults.append(
-                Fault(kind, count, status, retry_after, delay, reason, path_prefix)
-            )
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self.faults.clear()
-
-    def take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.remaining > 0 and path.startswith(fault.path_prefix):
-                    fault.remaining -= 1
-                    if fault.remaining == 0:
-                        self.faults.remove(fault)
-                    return replace(fault)
-            return None
-
-    def request_log(self) -> list[RequestRecord]:
-        """A copy of every request received so far (oldest first)."""
-        with self._lock:
-            return list(self.requests)
+    def take_fault(self, path: str, method: str = "GET") -> Fault | None:
+        return self.fault_injector.take(path, method)
 
     def delivery_log(self) -> list[Delivery]:
         """A copy of every webhook delivery attempted so far."""
@@ -577,8 +405,7 @@ class GoogleSandboxState:
             return list(self.deliveries)
 
     def record_request(self, method: str, path: str, query: str) -> None:
-        with self._lock:
-            self.requests.append(RequestRecord(method, path, query, time.time()))
+        self.requests.record(method, path, query)
 
     def record_delivery(self, delivery: Delivery) -> None:
         with self._lock:
@@ -595,324 +422,6 @@ class GoogleSandboxState:
                 and (calendar_id is None or c.calendar_id == calendar_id)
             ]
 
-    # ================================================================ OAuth
-
-    def begin_authorization(self, params: Mapping[str, str]) -> OAuthResult:
-        """Validate an authorization request the way Google's endpoint does."""
-        with self._lock:
-            client = self.clients.get(params.get("client_id", ""))
-            if client is None:
-                return OAuthResult(
-                    "error",
-                    401,
-                    error="invalid_client",
-                    message="The OAuth client was not found.",
-                )
-            redirect_uri = params.get("redirect_uri", "")
-            if redirect_uri not in client.redirect_uris:
-                return OAuthResult(
-                    "error",
-                    400,
-                    error="redirect_uri_mismatch",
-                    message="The redirect URI in the request, "
-                    f"{redirect_uri or '(none)'}, does not match the ones authorized "
-                    "for the OAuth client.",
-                )
-            if params.get("response_type") != "code":
-                return OAuthResult(
-                    "error",
-                    400,
-                    error="unsupported_response_type",
-                    message="Invalid response_type: only 'code' is supported.",
-                )
-            scopes = tuple(dict.fromkeys(params.get("scope", "").split()))
-            if not scopes:
-                return OAuthResult(
-                    "error",
-                    400,
-                    error="invalid_request",
-                    message="Missing required parameter: scope",
-                )
-            unknown = [s for s in scopes if s not in KNOWN_SCOPES]
-            if unknown:
-                return OAuthResult(
-                    "error",
-                    400,
-                    error="invalid_scope",
-                    message=f"Some requested scopes were invalid: {' '.join(unknown)}",
-                )
-            challenge = params.get("code_challenge") or None
-            method = params.get("code_challenge_method") or None
-            if challenge and method is None:
-                method = "plain"
-            if method not in (None, "S256", "plain") or (method and not challenge):
-                return OAuthResult(
-                    "error",
-                    400,
-                    error="invalid_request",
-                    message="Invalid code_challenge_method or missing code_challenge.",
-                )
-            access_type = params.get("access_type", "online")
-            if access_type not in ("online", "offline"):
-                return OAuthResult(
-                    "error",
-                    400,
-                    error="invalid_request",
-                    message=f"Invalid access_type: {access_type}",
-                )
-            pending = PendingAuthorization(
-                request_id=secrets.token_urlsafe(24),
-                client_id=client.client_id,
-                redirect_uri=redirect_uri,
-                scopes=scopes,
-                state=params.get("state"),
-                code_challenge=challenge,
-                code_challenge_method=method,
-                access_type=access_type,
-                prompt=tuple(params.get("prompt", "").split()),
-                login_hint=params.get("login_hint"),
-            )
-            if "none" in pending.prompt:
-                hint = (pending.login_hint or "").lower()
-                granted = next(
-                    (
-                        g
-                        for g in self.grants.values()
-                        if g.client_id == client.client_id
-                        and not g.revoked
-                        and (not hint or g.email == hint)
-                        and set(scopes) <= set(g.scopes)
-                    ),
-                    None,
-                )
-                if granted is None:
-                    return OAuthResult(
-                        "redirect",
-                        302,
-                        location=_redirect(
-                            redirect_uri, error="consent_required", state=pending.state
-                        ),
-                    )
-                return self._issue_code(pending, granted.email, scopes)
-            self.pending[pending.request_id] = pending
-            return OAuthResult("consent", 200, pending=pending)
-
-    def complete_authorization(
-        self, request_id: str, decision: str, email: str, granted: Iterable[str]
-    ) -> OAuthResult:
-        """The consent page's answer: redirect with a code, or access_denied."""
-        with self._lock:
-            pending = self.pending.pop(request_id, None)
-            if pending is None:
-                return OAuthResult(
-                    "error",
-                    400,
-                    error="invalid_request",
-                    message="This authorization request expired or was already used.",
-                )
-            if decision != "allow":
-                return OAuthResult(
-                    "redirect",
-                    302,
-                    location=_redirect(
-                        pending.redirect_uri, error="access_denied", state=pending.state
-                    ),
-                )
-            email = email.lower()
-            if email not in self.users:
-                return OAuthResult(
-                    "error", 400, error="invalid_request", message="Unknown account."
-                )
-            # Granular consent: the user may untick scopes; identity scopes stay.
-            ticked = set(granted)
-            scopes = tuple(
-                s for s in pending.scopes if s in ticked or s in IDENTITY_SCOPES
-            )
-            return self._issue_code(pending, email, scopes)
-
-    def _issue_code(
-        self, pending: PendingAuthorization, email: str, scopes: tuple[str, ...]
-    ) -> OAuthResult:
-        code = AuthCode(
-            code="4/" + secrets.token_urlsafe(32),
-            client_id=pending.client_id,
-            redirect_uri=pending.redirect_uri,
-            email=email,
-            scopes=scopes,
-            code_challenge=pending.code_challenge,
-            code_challenge_method=pending.code_challenge_method,
-            access_type=pending.access_type,
-            prompt=pending.prompt,
-            expires_at=time.time() + CODE_TTL,
-        )
-        self.codes[code.code] = code
-        return OAuthResult(
-            "redirect",
-            302,
-            location=_redirect(
-                pending.redirect_uri,
-                state=pending.state,
-                code=code.code,
-                scope=" ".join(scopes),
-            ),
-        )
-
-    def token_endpoint(
-        self, form: Mapping[str, str], basic: tuple[str, str] | None
-    ) -> tuple[int, dict[str, Any]]:
-        """``POST /token``: authorization_code and refresh_token grants."""
-        with self._lock:
-            client_id, secret = basic or (
-                form.get("client_id", ""),
-                form.get("client_secret", ""),
-            )
-            client = self.clients.get(client_id)
-            if client is None or not secrets.compare_digest(
-                client.client_secret.encode(), secret.encode()
-            ):
-                return 401, {
-                    "error": "invalid_client",
-                    "error_description": "Unauthorized",
-                }
-            grant_type = form.get("grant_type", "")
-            if grant_type == "authorization_code":
-                return self._token_from_code(client, form)
-            if grant_type == "refresh_token":
-                return self._token_from_refresh(client, form)
-            return 400, {
-                "error": "unsupported_grant_type",
-                "error_description": f"Invalid grant_type: {grant_type}",
-            }
-
-    def _token_from_code(
-        self, client: OAuthClient, form: Mapping[str, str]
-    ) -> tuple[int, dict[str, Any]]:
-        raw = form.get("code")
-        if not raw:
-            return _oauth_error("invalid_request", "Missing required parameter: code")
-        code = self.codes.get(raw)
-        if code is None or code.client_id != client.client_id:
-            return _oauth_error("invalid_grant", "Malformed auth code.")
-        if code.used:
-            # RFC 6749 §4.1.2: a replayed code revokes what it granted.
-            if code.grant_id and code.grant_id in self.grants:
-                self.grants[code.grant_id].revoked = True
-            return _oauth_error("invalid_grant", "Bad Request")
-        if code.expires_at < time.time():
-            return _oauth_error("invalid_grant", "Bad Request")
-        if form.get("redirect_uri") != code.redirect_uri:
-            return _oauth_error("redirect_uri_mismatch", "Bad Request")
-        if code.code_challenge:
-            verifier = form.get("code_verifier")
-            if not verifier:
-                return _oauth_error("invalid_grant", "Missing code verifier.")
-            if code.code_challenge_method == "S256":
-                digest = hashlib.sha256(verifier.encode("ascii")).digest()
-                computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-            else:
-                computed = verifier
-            if not secrets.compare_digest(computed, code.code_challenge):
-                return _oauth_error("invalid_grant", "Invalid code verifier.")
-        code.used = True
-        offline = code.access_type == "offline"
-        existing = [
-            g
-            for g in self.grants.values()
-            if g.email == code.email
-            and g.client_id == client.client_id
-            and not g.revoked
-            and g.refresh_token
-        ]
-        # Google returns a refresh token on the first offline consent and
-        # whenever prompt=consent forces a new one; otherwise none.
-        issue_refresh = offline and ("consent" in code.prompt or not existing)
-        grant = self._new_grant(
-            code.email, client.client_id, code.scopes, issue_refresh
-        )
-        code.grant_id = grant.id
-        access = self._new_access_token(grant, grant.scopes)
-        body: dict[str, Any] = {
-            "access_token": access.token,
-            "expires_in": ACCESS_TOKEN_TTL,
-            "scope": " ".join(grant.scopes),
-            "token_type": "Bearer",
-        }
-        if grant.refresh_token:
-            body["refresh_token"] = grant.refresh_token
-        return 200, body
-
-    def _token_from_refresh(
-        self, client: OAuthClient, form: Mapping[str, str]
-    ) -> tuple[int, dict[str, Any]]:
-        raw = form.get("refresh_token")
-        if not raw:
-            return _oauth_error(
-                "invalid_request", "Missing required parameter: refresh_token"
-            )
-        grant = next((g for g in self.grants.values() if g.refresh_token == raw), None)
-        if grant is None or grant.revoked:
-            return _oauth_error("invalid_grant", "Token has been expired or revoked.")
-        if grant.client_id != client.client_id:
-            return _oauth_error("unauthorized_client", "Unauthorized")
-        scopes = grant.scopes
-        if form.get("scope"):
-            wanted = tuple(form["scope"].split())
-            if not set(wanted) <= set(grant.scopes):
-                return _oauth_error("invalid_scope", "Bad Request")
-            scopes = wanted
-        access = self._new_access_token(grant, scopes)
-        return 200, {
-            "access_token": access.token,
-            "expires_in": ACCESS_TOKEN_TTL,
-            "scope": " ".join(scopes),
-            "token_type": "Bearer",
-        }
-
-    def revoke_endpoint(self, token: str) -> tuple[int, dict[str, Any]]:
-        """``POST /revoke``: revoking either token revokes the whole grant."""
-        with self._lock:
-            grant = self._grant_of_token(token)
-            if grant is None or grant.revoked:
-                return 400, {
-                    "error": "invalid_token",
-                    "error_description": "Token expired or revoked",
-                }
-            grant.revoked = True
-            return 200, {}
-
-    def _new_grant(
-        self, email: str, client_id: str, scopes: tuple[str, ...], refresh: bool
-    ) -> Grant:
-        if email not in self.users:
-            raise KeyError(f"unknown sandbox user {email}")
-        grant = Grant(
-            id=secrets.token_hex(8),
-            email=email,
-            client_id=client_id,
-            scopes=scopes,
-            refresh_token=("1//" + secrets.token_urlsafe(40)) if refresh else None,
-        )
-        self.grants[grant.id] = grant
-        return grant
-
-    def _new_access_token(self, grant: Grant, scopes: tuple[str, ...]) -> AccessToken:
-        access = AccessToken(
-            token="ya29." + secrets.token_urlsafe(40),
-            grant_id=grant.id,
-            email=grant.email,
-            client_id=grant.client_id,
-            scopes=scopes,
-            expires_at=time.time() + ACCESS_TOKEN_TTL,
-        )
-        self.access_tokens[access.token] = access
-        return access
-
-    def _grant_of_token(self, token: str) -> Grant | None:
-        access = self.access_tokens.get(token)
-        if access is not None:
-            return self.grants.get(access.grant_id)
-        return next((g for g in self.grants.values() if g.refresh_token == token), None)
-
     # ========================================================= API: access
 
     def authenticate(self, authorization: str | None) -> AccessToken:
@@ -923,11 +432,8 @@ class GoogleSandboxState:
             scheme, _, value = authorization.partition(" ")
             if scheme.lower() != "bearer" or not value.strip():
                 raise errors.unauthorized()
-            access = self.access_tokens.get(value.strip())
-            if access is None or access.expires_at <= time.time():
-                raise errors.unauthorized()
-            grant = self.grants.get(access.grant_id)
-            if grant is None or grant.revoked:
+            access = self.authority.lookup_access(value.strip())
+            if access is None:
                 raise errors.unauthorized()
             return access
 
@@ -1800,15 +1306,3 @@ def _matches(
             if (props.get(scope) or {}).get(key) != value:
                 return False
     return True
-
-
-def _redirect(uri: str, **params: str | None) -> str:
-    parts = urlsplit(uri)
-    extra = urlencode({k: v for k, v in params.items() if v is not None})
-    query = f"{parts.query}&{extra}" if parts.query else extra
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
-
-
-def _oauth_error(error: str, description: str) -> tuple[int, dict[str, Any]]:
-    status = 401 if error in ("invalid_client", "unauthorized_client") else 400
-    return status, {"error": error, "error_description": description}

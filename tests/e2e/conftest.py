@@ -167,6 +167,32 @@ def caldav_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def microsoft_sandbox():
+    """The Microsoft identity platform and Graph sandbox on loopback; the
+    app's ``COACH_APP_MICROSOFT_*`` variables point at it."""
+    from sandbox.microsoft import start_microsoft_sandbox
+
+    sandbox = start_microsoft_sandbox()
+    os.environ.update(sandbox.env())
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture(scope="session")
+def ews_sandbox():
+    """The Exchange Web Services sandbox on loopback. Autodiscover is pointed
+    at an address that answers 404, so sign-in needs the server address."""
+    from coach_app.calendars.exchange.spec import AUTODISCOVER_ENV
+    from sandbox.ews import start_ews_sandbox
+
+    sandbox = start_ews_sandbox()
+    os.environ[AUTODISCOVER_ENV] = sandbox.base_url + "/nowhere/autodiscover.xml"
+    os.environ["COACH_APP_URL_ALLOWLIST"] = "127.0.0.1"
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
         b = pw.chromium.launch(

@@ -14,11 +14,12 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 from sqlmodel import select
 
-from coach_app.calendars.google import GoogleTokens
+from coach_app.calendars.google import GOOGLE_SPEC
+from coach_app.calendars.oauth import OAuthTokens
 from coach_app.db import session_scope
 from coach_app.models import CalendarConnection, SubCalendar
 from coach_app.security.secrets import decrypt
-from coach_app.services import auth, connections
+from coach_app.services import auth, oauth_signin
 from coach_app.services.errors import UserError
 from sandbox.google import GoogleSandbox
 
@@ -30,8 +31,8 @@ SWITCHES = (
     "Pull Events to Coach Calendar",
     "Cancellation Notification",
 )
-GOOGLE_CALLBACK_PATH = connections.GOOGLE_CALLBACK_PATH
-INVALID = "This Google sign-in link is not valid any more. Please start again."
+GOOGLE_CALLBACK_PATH = oauth_signin.callback_path("google")
+INVALID = oauth_signin.invalid_link_message("Google")
 
 
 def _google_user(sandbox: GoogleSandbox, email: str, name: str) -> dict[str, str]:
@@ -112,7 +113,7 @@ def test_google_wizard_connects_two_pull_calendars_and_one_push(
     page.get_by_role("button", name="Allow").click()
 
     # Back in the app, at the wizard's calendars step.
-    expect(page.locator("#google-account")).to_have_text(f"Google account: {email}")
+    expect(page.locator("#connect-account")).to_have_text(f"Google account: {email}")
     assert re.search(r"/settings\?tab=integrations$", page.url)
     expect(page.get_by_label("Push to Team rota")).to_have_count(0)
     for label in ("Pull from Work", "Pull from Family"):
@@ -123,7 +124,7 @@ def test_google_wizard_connects_two_pull_calendars_and_one_push(
     page.get_by_role("button", name="Connect", exact=True).click()
 
     expect(page.get_by_role("status")).to_have_text(
-        "Success! Your Google calendar is now connected."
+        "Success! Your Google calendar is now connected. The first sync has started."
     )
     card = page.locator(".connection")
     expect(card).to_have_count(1)
@@ -149,7 +150,7 @@ def test_google_wizard_connects_two_pull_calendars_and_one_push(
             ).all()
         }
     assert (conn.username, conn.account_label, conn.server_url) == (email, email, "")
-    tokens = GoogleTokens.from_json(decrypt(conn.secret_encrypted))
+    tokens = OAuthTokens.from_json(decrypt(conn.secret_encrypted))
     assert tokens.refresh_token and tokens.refresh_token not in conn.secret_encrypted
     assert any(
         g.refresh_token == tokens.refresh_token and g.email == email
@@ -175,6 +176,7 @@ def test_google_wizard_connects_two_pull_calendars_and_one_push(
     # Leave the shared database as found: Disconnect.
     page.get_by_role("button", name="Back to Integrations").click()
     page.locator(".connection").get_by_role("button", name="Disconnect").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Disconnect").click()
     expect(page.get_by_text("No calendar is connected yet.")).to_be_visible()
     assert _connections(app_db_url, coach_id) == []
 
@@ -191,7 +193,7 @@ def test_google_denied_forged_and_down_save_nothing(
     _to_google(page, google_sandbox)
     page.get_by_role("button", name="Cancel").click()
     expect(page.get_by_role("alert")).to_contain_text(
-        "You did not allow access to your Google Calendar"
+        "You did not allow access to your Google calendar"
     )
 
     # A callback this browser did not start (forged state) is refused…
@@ -229,7 +231,9 @@ def test_google_denied_forged_and_down_save_nothing(
     # now, which gives a plain message and saves nothing.
     google_sandbox.state.inject_fault("server_error", 1, path_prefix="/token")
     page.goto(stolen[0])
-    expect(page.get_by_role("alert")).to_have_text(connections.UNREACHABLE_MESSAGE)
+    expect(page.get_by_role("alert")).to_have_text(
+        oauth_signin.unreachable_message("Google")
+    )
 
     assert _connections(app_db_url, coach_id) == []
     assert _connections(app_db_url, other_id) == []
@@ -253,12 +257,12 @@ def test_redirect_uri_is_the_exact_origin(monkeypatch, origin, expected):
     monkeypatch.delenv("COACH_APP_PUBLIC_URL", raising=False)
     if expected is None:
         with pytest.raises(UserError):
-            connections.google_redirect_uri(origin)
+            oauth_signin.redirect_uri("google", origin)
     else:
-        assert connections.google_redirect_uri(origin) == expected
+        assert oauth_signin.redirect_uri("google", origin) == expected
     monkeypatch.setenv("COACH_APP_PUBLIC_URL", "https://app.example.org/")
     assert (
-        connections.google_redirect_uri(origin)
+        oauth_signin.redirect_uri("google", origin)
         == "https://app.example.org/oauth/google/callback"
     )
 
@@ -304,27 +308,28 @@ async def _used_code_and_missing_permission(google_sandbox: GoogleSandbox) -> No
         [origin + GOOGLE_CALLBACK_PATH],
     )
     email = google_sandbox.state.add_user("ivy@example.com", "Ivy")
-    scopes = list(connections.google_config().scopes)
+    scopes = list(GOOGLE_SPEC.oauth.config().scopes)
 
-    url, sign_in = await connections.begin_google(7, origin)
+    url, sign_in = await oauth_signin.begin("google", 7, origin)
     params = await _consent(google_sandbox, url, email, scopes)
-    found = await connections.finish_google(sign_in, params)
-    assert found.email == email and found.tokens and found.tokens.refresh_token
+    found = await oauth_signin.finish(sign_in, params)
+    tokens = OAuthTokens.from_json(found.credentials.secret)
+    assert found.label == email and tokens.refresh_token
     with pytest.raises(UserError) as used:
-        await connections.finish_google(sign_in, params)
-    assert str(used.value) == connections.EXPIRED_CODE_MESSAGE
+        await oauth_signin.finish(sign_in, params)
+    assert str(used.value) == oauth_signin.expired_code_message("Google")
 
-    url, sign_in = await connections.begin_google(7, origin)
+    url, sign_in = await oauth_signin.begin("google", 7, origin)
     params = await _consent(google_sandbox, url, email, scopes[:1])
     before = {g.id for g in google_sandbox.state.grants.values()}
     with pytest.raises(UserError) as partial:
-        await connections.finish_google(sign_in, params)
-    assert str(partial.value) == connections.SCOPES_MESSAGE
+        await oauth_signin.finish(sign_in, params)
+    assert str(partial.value) == oauth_signin.scopes_message("Google")
     [new_grant] = [
         g for g in google_sandbox.state.grants.values() if g.id not in before
     ]
     assert new_grant.revoked
 
     with pytest.raises(UserError) as forged:
-        await connections.finish_google(sign_in, {**params, "state": "forged"})
-    assert str(forged.value) == connections.INVALID_LINK_MESSAGE
+        await oauth_signin.finish(sign_in, {**params, "state": "forged"})
+    assert str(forged.value) == INVALID

@@ -36,8 +36,9 @@ def test_icloud_wizard_connects_two_pull_calendars_and_one_push(
     expect(page.get_by_role("button", name="Office 365 (coming soon)")).to_be_disabled()
     page.get_by_role("button", name="iCloud", exact=True).click()
 
-    help_box = page.locator("#app-password-help")
-    expect(help_box).to_contain_text("This is NOT your Apple ID password")
+    help_box = page.locator("#sign-in-help")
+    expect(help_box).to_contain_text("not your Apple ID password")
+    expect(help_box.locator("ol > li")).to_have_count(4)  # numbered steps
     expect(help_box).to_contain_text("App-Specific Passwords")
     expect(
         page.get_by_role("link", name="Open your Apple Account page")
@@ -67,7 +68,7 @@ def test_icloud_wizard_connects_two_pull_calendars_and_one_push(
     page.get_by_role("button", name="Connect", exact=True).click()
 
     expect(page.get_by_role("status")).to_have_text(
-        "Success! Your iCloud calendar is now connected."
+        "Success! Your iCloud calendar is now connected. The first sync has started."
     )
     card = page.locator(".connection")
     expect(card).to_have_count(1)
@@ -81,6 +82,10 @@ def test_icloud_wizard_connects_two_pull_calendars_and_one_push(
         expect(card.get_by_role("switch", name=name)).to_have_attribute(
             "aria-checked", "true"
         )
+    # The first sync started on Connect; the card follows it without a reload
+    # or a Sync now, and then shows its real last and next sync.
+    expect(card.locator(".sync-times")).not_to_contain_text("not yet", timeout=30_000)
+    expect(card.locator(".sync-progress")).to_have_count(0)
 
     with session_scope(app_db_url) as s:
         conn = s.exec(select(CalendarConnection)).one()

@@ -20,7 +20,7 @@ from sqlmodel import select
 
 from coach_app.db import session_scope
 from coach_app.models import Appointment, AppointmentType, Client, WorkingHours
-from coach_app.services import auth, connections, schedule
+from coach_app.services import auth, schedule, signin
 
 pytestmark = pytest.mark.e2e
 
@@ -87,11 +87,13 @@ def world(caldav_server, app_db_url, log_in, new_page):
     day = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=3)
     email = f"flow-{tag}@example.com"
     found = _run(
-        connections.probe(
+        signin.check_password(
             "caldav",
-            caldav_server.base_url,
-            caldav_server.username,
-            caldav_server.password,
+            {
+                "server_url": caldav_server.base_url,
+                "username": caldav_server.username,
+                "password": caldav_server.password,
+            },
         )
     )
     ids = {c.name: c.id for c in found.calendars}
@@ -104,13 +106,11 @@ def world(caldav_server, app_db_url, log_in, new_page):
         ).one()
         t.min_notice_min = 0
         s.add(t)
-        connections.save(
+        signin.connect(
             s,
             coach.id,
             "caldav",
             found,
-            caldav_server.username,
-            caldav_server.password,
             [ids[f"Flow Work {tag}"]],
             ids[f"Flow Push {tag}"],
             True,

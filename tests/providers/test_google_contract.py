@@ -39,16 +39,15 @@ from coach_app.calendars import (
     reconcile,
 )
 from coach_app.calendars.google import (
-    GoogleConfig,
     GoogleProvider,
-    GoogleTokens,
-    TokenSource,
     event_id_for_key,
     is_authentic,
     key_for_event_id,
+    oauth_config,
     parse_notification,
 )
 from coach_app.calendars.ical import expand
+from coach_app.calendars.oauth import OAuthConfig, OAuthTokens, TokenSource
 from sandbox.google import (
     CALENDAR_READONLY,
     GoogleSandbox,
@@ -113,12 +112,12 @@ def email(google: GoogleSandbox) -> str:
 
 
 @pytest.fixture
-def config(google: GoogleSandbox) -> GoogleConfig:
-    return GoogleConfig.from_env(google.env())
+def config(google: GoogleSandbox) -> OAuthConfig:
+    return oauth_config(google.env())
 
 
 @pytest.fixture
-def refreshed() -> list[GoogleTokens]:
+def refreshed() -> list[OAuthTokens]:
     return []
 
 
@@ -126,11 +125,11 @@ def refreshed() -> list[GoogleTokens]:
 def token_source(
     google: GoogleSandbox,
     email: str,
-    config: GoogleConfig,
-    refreshed: list[GoogleTokens],
+    config: OAuthConfig,
+    refreshed: list[OAuthTokens],
 ) -> TokenSource:
     issued = google.state.issue_tokens(email)
-    tokens = GoogleTokens.from_response(
+    tokens = OAuthTokens.from_response(
         {
             "access_token": issued.access_token,
             "refresh_token": issued.refresh_token,
@@ -446,7 +445,7 @@ async def test_an_expired_access_token_is_refreshed_and_the_call_succeeds(
     google: GoogleSandbox,
     email: str,
     token_source: TokenSource,
-    refreshed: list[GoogleTokens],
+    refreshed: list[OAuthTokens],
 ) -> None:
     before = token_source.tokens
     google.state.expire_access_tokens(email)  # the server says 401 from now on
@@ -458,21 +457,21 @@ async def test_an_expired_access_token_is_refreshed_and_the_call_succeeds(
     assert refreshed[0].access_token != before.access_token
     assert refreshed[0].refresh_token == before.refresh_token  # Google keeps it
     assert token_source.tokens == refreshed[0]
-    assert GoogleTokens.from_json(refreshed[0].to_json()) == refreshed[0]
+    assert OAuthTokens.from_json(refreshed[0].to_json()) == refreshed[0]
 
 
 async def test_a_token_known_to_be_expired_is_refreshed_before_the_call(
-    google: GoogleSandbox, email: str, config: GoogleConfig
+    google: GoogleSandbox, email: str, config: OAuthConfig
 ) -> None:
     issued = google.state.issue_tokens(email)
-    stale = GoogleTokens(
+    stale = OAuthTokens(
         issued.access_token,
         issued.refresh_token,
         expires_at=datetime.now(UTC) - timedelta(minutes=1),
     )
-    seen: list[GoogleTokens] = []
+    seen: list[OAuthTokens] = []
 
-    async def persist(tokens: GoogleTokens) -> None:
+    async def persist(tokens: OAuthTokens) -> None:
         seen.append(tokens)
 
     source = TokenSource(config, stale, on_refresh=persist)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,10 @@ from providers.servers import (
 )
 from sqlmodel import select
 
+from coach_app.calendars import registry
 from coach_app.calendars.base import CalendarProvider
+from coach_app.calendars.oauth import AccessTokenSource
+from coach_app.calendars.spec import Credentials, ProviderFactory
 from coach_app.db import session_scope
 from coach_app.models import (
     Appointment,
@@ -44,7 +47,7 @@ from coach_app.models import (
 )
 from coach_app.security import secrets
 from coach_app.services import auth, availability, booking
-from coach_app.sync import providers, scheduler
+from coach_app.sync import scheduler
 from coach_app.sync.engine import SyncResult, sync_connection
 
 UTC = dt.UTC
@@ -93,12 +96,17 @@ def _environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     secrets.reset_keys()
 
 
+def use_factory(kind: str, factory: ProviderFactory) -> None:
+    """Serve ``kind``'s connections with ``factory`` (through the registry)."""
+    registry.register(replace(registry.spec_for(kind), build=factory))
+
+
 @pytest.fixture(autouse=True)
 def _restore_provider_registry() -> Iterator[None]:
-    saved = {kind: providers._registry[kind] for kind in ("caldav", "icloud", "google")}
+    saved = registry.specs()
     yield
-    for kind, factory in saved.items():
-        providers.register_provider(kind, factory)
+    for spec in saved:
+        registry.register(spec)
     scheduler._take_requested()  # no sync requests leak into the next test
 
 
@@ -274,17 +282,15 @@ class Spy:
         self.calls: list[tuple[str, str]] = []
         self.before: Callable[[str, str], Awaitable[None]] | None = None
         self.after: Hook | None = None
-        defaults: dict[str, Callable[[CalendarConnection], CalendarProvider]] = {
-            "caldav": providers.caldav_provider,
-            "google": providers.google_provider,
-        }
-        self.factory = defaults[kind]
+        self.factory = registry.spec_for(kind).build
 
     def install(self) -> None:
-        providers.register_provider(self.kind, self._build)
+        use_factory(self.kind, self._build)
 
-    def _build(self, connection: CalendarConnection) -> CalendarProvider:
-        return _SpyProvider(self, self.factory(connection))  # type: ignore[return-value]
+    def _build(
+        self, credentials: Credentials, tokens: AccessTokenSource | None
+    ) -> CalendarProvider:
+        return _SpyProvider(self, self.factory(credentials, tokens))  # type: ignore[return-value]
 
     def called(self, calendar: str) -> list[str]:
         return [name for name, cal in self.calls if cal == calendar]

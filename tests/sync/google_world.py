@@ -6,7 +6,7 @@ fixtures); each test gets a fresh Google account with a "Work" calendar
 (pulled) and a "Coach App" calendar (pushed to), and a ``CalendarConnection``
 row exactly as the Connect wizard stores it: ``provider="google"``,
 ``username`` = ``account_label`` = the account's email, ``server_url=""``,
-the ``GoogleTokens`` JSON encrypted as the secret, ``remote_id`` = Google
+the ``OAuthTokens`` JSON encrypted as the secret, ``remote_id`` = Google
 calendar id. ``COACH_APP_GOOGLE_*`` point the app at the sandbox. Changes
 "in Google" (the coach's phone) go through the sandbox's controls.
 """
@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from coach_app.calendars.google import GoogleTokens, event_id_for_key
+from coach_app.calendars.google import event_id_for_key
+from coach_app.calendars.oauth import OAuthTokens
 from coach_app.db import session_scope
 from coach_app.models import AppointmentType, CalendarConnection, SubCalendar
 from coach_app.security import secrets
@@ -72,15 +73,15 @@ class GoogleWorld(AppWorld):
         """The deterministic Google id of an appointment's event."""
         return event_id_for_key(event_key(appointment_id))
 
-    def stored_tokens(self) -> GoogleTokens:
-        return GoogleTokens.from_json(
+    def stored_tokens(self) -> OAuthTokens:
+        return OAuthTokens.from_json(
             secrets.decrypt(self.connection().secret_encrypted)
         )
 
 
-def sandbox_tokens(google: GoogleSandbox, email: str) -> GoogleTokens:
+def sandbox_tokens(google: GoogleSandbox, email: str) -> OAuthTokens:
     issued = google.state.issue_tokens(email)
-    return GoogleTokens.from_response(
+    return OAuthTokens.from_response(
         {
             "access_token": issued.access_token,
             "refresh_token": issued.refresh_token,

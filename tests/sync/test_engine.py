@@ -7,16 +7,25 @@ import datetime as dt
 
 import pytest
 
+from coach_app import changes
 from coach_app.calendars.base import CalendarProvider
-from coach_app.calendars.caldav import GENERIC_CALDAV
+from coach_app.calendars.caldav import GENERIC_CALDAV, CalDAVProvider
 from coach_app.calendars.errors import RateLimited, Transient
-from coach_app.models import CalendarConnection
+from coach_app.calendars.spec import Credentials
 from coach_app.security import secrets
-from coach_app.services import wakeups
-from coach_app.sync import providers, scheduler
+from coach_app.sync import scheduler
 from coach_app.sync.engine import SyncResult
 
-from .conftest import NOW, AuthShim, Spy, World, WorldFactory, at, vevent
+from .conftest import (
+    NOW,
+    AuthShim,
+    Spy,
+    World,
+    WorldFactory,
+    at,
+    use_factory,
+    vevent,
+)
 
 TUESDAY = (at(8, 0), at(9, 0))
 
@@ -26,12 +35,15 @@ def require_password(world: World, password: str) -> None:
     front (see ``AuthShim``) with the same effect on the wire."""
     if world.server.name == "xandikos":
 
-        def factory(connection: CalendarConnection) -> CalendarProvider:
-            return providers.caldav_provider(
-                connection, transport=AuthShim("coach", password)
+        def factory(credentials: Credentials, _tokens: object) -> CalendarProvider:
+            return CalDAVProvider(
+                credentials.server_url,
+                credentials.username,
+                credentials.secret,
+                transport=AuthShim("coach", password),
             )
 
-        providers.register_provider("caldav", factory)
+        use_factory("caldav", factory)
         world.update_connection(username="coach")
     world.update_connection(secret_encrypted=secrets.encrypt(password))
 
@@ -198,12 +210,12 @@ async def test_change_listeners_hear_about_syncs_that_changed_something(
     world: World,
 ) -> None:
     heard: list[int] = []
-    wakeups.on_coach_change(heard.append)
+    changes.on_coach_change(heard.append)
     try:
         await world.sync()
         world.put("dentist.ics", vevent("dentist-1", "Dentist", at(8, 10)))
         await world.sync()
         await world.sync()
     finally:
-        wakeups.remove_listener(heard.append)
+        changes.remove_listener(heard.append)
     assert heard == [world.coach_id]

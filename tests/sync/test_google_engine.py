@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from coach_app.calendars.errors import RateLimited
-from coach_app.calendars.google import GoogleTokens
-from coach_app.calendars.google.oauth import RECONNECT_MESSAGE
+from coach_app.calendars.google.config import RECONNECT_MESSAGE
+from coach_app.calendars.oauth import OAuthTokens
 from coach_app.security import secrets
 from coach_app.sync import providers, scheduler
 from coach_app.sync.content import MANAGED_NOTE, event_key
@@ -398,7 +398,7 @@ async def test_a_refresh_never_overwrites_the_grant_of_a_reconnect(
     world.update_connection(secret_encrypted=secrets.encrypt(reconnected.to_json()))
 
     await save(
-        GoogleTokens("ya29.refreshed-old-grant", old.refresh_token, old.expires_at)
+        OAuthTokens("ya29.refreshed-old-grant", old.refresh_token, old.expires_at)
     )
 
     assert world.stored_tokens() == reconnected

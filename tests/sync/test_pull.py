@@ -11,7 +11,7 @@ from coach_app.calendars.base import ChangeSet, RemoteEvent
 from coach_app.db import session_scope
 from coach_app.models import SyncCursor
 from coach_app.services import calendar_view
-from coach_app.sync.pull import on_pull_switch
+from coach_app.sync.switches import on_pull_switch
 
 from .conftest import NOW, AppWorld, Spy, World, WorldFactory, at, calendar, vevent
 

@@ -14,8 +14,7 @@ import uuid
 
 import pytest
 
-from coach_app import fanout
-from coach_app.services import wakeups
+from coach_app import changes, fanout
 
 REDIS_URL = os.environ.get("COACH_APP_TEST_REDIS", "redis://127.0.0.1:6379/9")
 
@@ -29,7 +28,7 @@ def prefix(monkeypatch) -> str:
 
 async def _relaying(seen: list[int], resyncs: list[int]):
     listener = seen.append
-    wakeups.on_coach_change(listener)
+    changes.on_coach_change(listener)
     task = asyncio.create_task(
         fanout.relay(on_resync=lambda: resyncs.append(1), url=REDIS_URL)
     )
@@ -42,7 +41,7 @@ async def _relaying(seen: list[int], resyncs: list[int]):
 
 
 async def _stop(task, listener) -> None:
-    wakeups.remove_listener(listener)
+    changes.remove_listener(listener)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 
@@ -73,7 +72,7 @@ async def test_changes_travel_both_ways_once(prefix):
     task, listener = await _relaying(seen, [])
     try:
         # A change here is published, once, as ours.
-        wakeups.coach_changed(7)
+        changes.coach_changed(7)
         await _wait_for(lambda: heard)
         assert [json.loads(m) for m in heard] == [
             {"origin": fanout.origin(), "coach": 7}
@@ -130,7 +129,7 @@ async def test_a_lost_subscription_is_followed_by_a_resync(prefix, monkeypatch):
     monkeypatch.setattr(fanout, "RETRY_SECONDS", 0.05)
     seen: list[int] = []
     resyncs: list[int] = []
-    wakeups.on_coach_change(seen.append)
+    changes.on_coach_change(seen.append)
     task = asyncio.create_task(
         fanout.relay(on_resync=lambda: resyncs.append(1), url=REDIS_URL)
     )
@@ -150,7 +149,7 @@ async def test_without_redis_nothing_is_relayed(monkeypatch):
     published_before = fanout.stats["published"]
     task = asyncio.create_task(fanout.relay())
     await asyncio.sleep(0.05)
-    wakeups.coach_changed(11)
+    changes.coach_changed(11)
     await asyncio.sleep(0.05)
     assert not task.done() and not fanout.connected
     assert fanout.stats["published"] == published_before

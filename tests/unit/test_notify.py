@@ -291,7 +291,7 @@ def test_every_email_is_signed_and_plain():
         ),
         messages.reconnect_calendar_to_coach(
             coach_name="Ada Lovelace",
-            provider="icloud",
+            service="iCloud",
             account_label="ada@icloud.com",
             error="The app-specific password was revoked.",
         ),

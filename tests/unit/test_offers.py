@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import select
 
+from coach_app import changes
 from coach_app.availability import group_by_local_date
 from coach_app.db import read_scope, session_scope
 from coach_app.models import (
@@ -25,7 +26,7 @@ from coach_app.models import (
     ExternalEvent,
     SubCalendar,
 )
-from coach_app.services import auth, availability, offers, profile, schedule, wakeups
+from coach_app.services import auth, availability, offers, profile, schedule
 from coach_app.services.errors import UserError
 
 UTC = dt.UTC
@@ -190,7 +191,7 @@ def test_the_offer_is_read_once_per_change(sqlite_url):
         s.add(_event(coach_id, seeded["sub"], "new", slot, 30))
     # Not announced yet: still what was read.
     assert offers.offer(coach_id, NOW, sqlite_url) is first
-    wakeups.coach_changed(coach_id)
+    changes.coach_changed(coach_id)
     second = offers.offer(coach_id, NOW, sqlite_url)
     assert slot not in second.slots(type_id, NOW)
     assert offers.loads[coach_id] - before == 2
@@ -199,7 +200,7 @@ def test_the_offer_is_read_once_per_change(sqlite_url):
 def test_many_refreshes_after_a_change_share_one_read(sqlite_url):
     coach_id = _seed(sqlite_url)["coach_id"]
     offers.offer(coach_id, NOW, sqlite_url)
-    wakeups.coach_changed(coach_id)
+    changes.coach_changed(coach_id)
     before = offers.loads[coach_id]
     start = threading.Barrier(12)
     got = []
@@ -223,7 +224,7 @@ def test_a_read_that_raced_with_a_change_is_not_kept(sqlite_url, monkeypatch):
 
     def load_during_a_change(*args, **kwargs):
         result = real_load(*args, **kwargs)
-        wakeups.coach_changed(coach_id)  # committed while we were reading
+        changes.coach_changed(coach_id)  # committed while we were reading
         return result
 
     monkeypatch.setattr(offers, "load", load_during_a_change)
@@ -239,9 +240,8 @@ def test_a_changed_booking_link_stops_working(sqlite_url):
     assert offers.offer_for_slug(seeded["slug"], NOW, sqlite_url).coach_name == (
         "Olive Offer"
     )
-    with session_scope(sqlite_url) as s:
+    with session_scope(sqlite_url) as s:  # announces the change on commit
         profile.update_profile(s, seeded["coach_id"], "Olive O.", NY, "olive")
-    wakeups.coach_changed(seeded["coach_id"])
     with pytest.raises(UserError, match="does not exist"):
         offers.offer_for_slug(seeded["slug"], NOW, sqlite_url)
     assert offers.offer_for_slug("Olive", NOW, sqlite_url).coach_name == "Olive O."

@@ -26,10 +26,12 @@ from coach_app.models import WatchChannel, utcnow
 from coach_app.services import connections
 from coach_app.sync import channels as sync_channels
 from coach_app.sync import scheduler
-from coach_app.sync.pull import on_pull_switch
-from coach_app.webhooks import GOOGLE_PATH
+from coach_app.sync.switches import on_pull_switch
+from coach_app.webhooks import PATH
 
 from .conftest import channels, eventually, next_weekday_at_ten
+
+GOOGLE_PATH = PATH.format(provider="google")
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -241,16 +243,19 @@ async def test_stop_channels_on_disconnect_stops_every_channel_at_google(
 PROBE = """
 import asyncio, json, httpx
 from coach_app.coach_app import app
-from coach_app.webhooks import GOOGLE_PATH, with_webhooks
+from coach_app.webhooks import PATH, with_webhooks
+GOOGLE_PATH = PATH.format(provider="google")
 
 async def main():
-    backend = app.api_transformer(app._api)  # what Reflex serves on its port
+    backend = app._api  # what Reflex serves on its port: every transformer
+    for transform in app.api_transformer:  # applied in order
+        backend = transform(backend)
     transport = httpx.ASGITransport(app=backend)
     async with httpx.AsyncClient(transport=transport, base_url="http://app") as c:
         bare = await c.post(GOOGLE_PATH)
         unknown = await c.post(GOOGLE_PATH, headers=json.loads(HEADERS))
         ping = await c.get("/ping")
-    print(json.dumps([app.api_transformer is with_webhooks, bare.status_code,
+    print(json.dumps([with_webhooks in app.api_transformer, bare.status_code,
                       unknown.status_code, ping.status_code]))
 
 asyncio.run(main())
@@ -283,7 +288,7 @@ async def test_disconnect_that_did_not_stop_channels_still_removes_their_rows(
     await synced_with_channels(world)
 
     with session_scope(world.url) as s:
-        connections.disconnect(s, world.coach_id, world.connection_id)
+        connections.forget(s, world.coach_id, world.connection_id)
 
     with session_scope(world.url) as s:
         assert s.exec(select(WatchChannel)).all() == []

@@ -77,7 +77,7 @@ class CalDAVProvider:
         """``allow_hosts`` None reads ``COACH_APP_URL_ALLOWLIST``; ``quirks`` may be
         restored from ``Account.server`` to skip identification; ``transport``
         and ``on_request`` are for tests and measurements."""
-        url = base_url or preset.base_url
+        url = base_url or preset.preset_url()
         if not url:
             raise ValueError("a CalDAV server URL is required")
         self._base = as_collection(url)
@@ -129,6 +129,7 @@ class CalDAVProvider:
             home_url=home,
             display_name=display_name or self._username,
             server=self.quirks.name,
+            login=self._username,
         )
 
     async def list_calendars(self) -> list[SubCalendar]:

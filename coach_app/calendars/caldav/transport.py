@@ -9,9 +9,7 @@ No retries here: the sync engine owns back-off (it sees ``RateLimited`` and
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import ipaddress
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
 
@@ -28,6 +26,7 @@ from coach_app.calendars.errors import (
     Transient,
     UrlNotAllowed,
 )
+from coach_app.calendars.http_util import parse_retry_after
 from coach_app.security.urlguard import UrlRefused, allowlist_from_env, check_url
 
 RequestHook = Callable[[httpx.Request], Awaitable[None]]
@@ -158,20 +157,6 @@ class DavHttp:
         else:
             # getaddrinfo blocks: keep it off the event loop.
             await asyncio.to_thread(check_url, url, self._allow)
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def _is_ip_literal(host: str) -> bool:

@@ -1,26 +1,14 @@
-"""Google Calendar provider (API v3) and its OAuth 2.0 helpers.
+"""Google Calendar provider (API v3): its spec, provider and push channels.
 
 Configuration comes from ``COACH_APP_GOOGLE_*`` environment variables (see
 ``config``); tests and local trials point them at ``sandbox.google``.
 """
 
-from coach_app.calendars.google.config import SCOPES, GoogleConfig
+from coach_app.calendars.google.config import SCOPES, oauth_config
 from coach_app.calendars.google.convert import (
     event_id_for_key,
     key_for_event_id,
     to_ical,
-)
-from coach_app.calendars.google.oauth import (
-    AccessTokenSource,
-    AuthorizationRequest,
-    GoogleTokens,
-    StaticToken,
-    TokenSource,
-    code_from_callback,
-    exchange_code,
-    refresh_access_token,
-    revoke_token,
-    start_authorization,
 )
 from coach_app.calendars.google.provider import GoogleProvider
 from coach_app.calendars.google.push import (
@@ -29,26 +17,18 @@ from coach_app.calendars.google.push import (
     is_authentic,
     parse_notification,
 )
+from coach_app.calendars.google.spec import GOOGLE_SPEC
 
 __all__ = [
+    "GOOGLE_SPEC",
     "SCOPES",
-    "AccessTokenSource",
-    "AuthorizationRequest",
-    "GoogleConfig",
     "GoogleProvider",
-    "GoogleTokens",
     "PushNotification",
-    "StaticToken",
-    "TokenSource",
     "WatchChannel",
-    "code_from_callback",
     "event_id_for_key",
-    "exchange_code",
     "is_authentic",
     "key_for_event_id",
+    "oauth_config",
     "parse_notification",
-    "refresh_access_token",
-    "revoke_token",
-    "start_authorization",
     "to_ical",
 ]

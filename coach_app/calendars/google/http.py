@@ -27,7 +27,6 @@ from typing import Any
 
 import httpx
 
-from coach_app.calendars.caldav.transport import parse_retry_after
 from coach_app.calendars.errors import (
     AuthError,
     NotFound,
@@ -36,7 +35,9 @@ from coach_app.calendars.errors import (
     RateLimited,
     Transient,
 )
-from coach_app.calendars.google.oauth import RECONNECT_MESSAGE, AccessTokenSource
+from coach_app.calendars.google.config import RECONNECT_MESSAGE
+from coach_app.calendars.http_util import parse_retry_after
+from coach_app.calendars.oauth import AccessTokenSource
 
 RequestHook = Callable[[httpx.Request], Awaitable[None]]
 

@@ -54,7 +54,7 @@ from coach_app.calendars.errors import (
     PreconditionFailed,
     Transient,
 )
-from coach_app.calendars.google.config import api_base_from_env
+from coach_app.calendars.google.config import RECONNECT_MESSAGE, api_base_from_env
 from coach_app.calendars.google.convert import (
     event_body,
     event_id_for_key,
@@ -63,8 +63,8 @@ from coach_app.calendars.google.convert import (
     remote_event,
 )
 from coach_app.calendars.google.http import GoogleHttp, RequestHook, error_reasons
-from coach_app.calendars.google.oauth import AccessTokenSource, StaticToken
 from coach_app.calendars.google.push import WatchChannel
+from coach_app.calendars.oauth import AccessTokenSource, StaticToken
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class GoogleProvider:
         token; ``api_base`` None reads ``COACH_APP_GOOGLE_API_BASE``;
         ``page_size`` is ``maxResults`` (Google allows up to 2500)."""
         tokens = (
-            StaticToken(access_token_source)
+            StaticToken(access_token_source, reconnect_message=RECONNECT_MESSAGE)
             if isinstance(access_token_source, str)
             else access_token_source
         )
@@ -133,6 +133,7 @@ class GoogleProvider:
             home_url=self.api_base,
             display_name=str(primary.get("summary") or email),
             server="google",
+            login=email,
         )
 
     async def list_calendars(self) -> list[SubCalendar]:

@@ -1,17 +1,22 @@
-"""Google OAuth 2.0 for the Connect wizard and the sync engine (authlib).
+"""OAuth 2.0 for every provider that signs in with it (authlib).
 
 Flow: ``start_authorization`` gives the consent URL (authorization code +
-PKCE S256 + a one-time ``state`` + ``access_type=offline&prompt=consent`` so
-Google always returns a refresh token); the wizard keeps ``state`` and
-``code_verifier`` server-side, sends the coach to ``url``, and on the
-callback calls ``code_from_callback`` (checks ``state``, turns ``error=`` into
-plain words) and ``exchange_code``. The engine stores ``GoogleTokens``
-encrypted and builds a ``TokenSource`` for the provider.
+PKCE S256 + a one-time ``state`` + the provider's extra parameters, such as
+Google's ``access_type=offline&prompt=consent``); the caller keeps ``state``
+and ``code_verifier`` server-side, sends the coach to ``url``, and on the
+callback calls ``code_from_callback`` (checks ``state``) and
+``exchange_code``. The tokens are stored encrypted (``OAuthTokens.to_json``)
+and a ``TokenSource`` hands the provider fresh access tokens.
 
-Failures use the shared hierarchy: ``invalid_grant`` (revoked, expired, or
-password changed) → ``AuthError`` asking to reconnect Google; network and
-5xx → ``Transient``; 429 → ``RateLimited``; a misconfigured client
-(``invalid_client``…) → ``ProviderError``.
+Refresh tokens may roll: when the token endpoint sends a new refresh token
+(Microsoft does on every refresh), it replaces the old one and
+``on_refresh`` is told, so the caller stores it; when it sends none (Google),
+the old one is kept.
+
+Failures use the shared hierarchy: ``invalid_grant`` (revoked, expired,
+password changed) → ``AuthError`` with the provider's reconnect message;
+network and 5xx → ``Transient``; 429 → ``RateLimited``; a misconfigured
+client (``invalid_client``…) → ``ProviderError``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import json
 import secrets
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -36,26 +41,46 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
-from coach_app.calendars.caldav.transport import parse_retry_after
 from coach_app.calendars.errors import AuthError, ProviderError, RateLimited, Transient
-from coach_app.calendars.google.config import GoogleConfig
+from coach_app.calendars.http_util import parse_retry_after
 
-RECONNECT_MESSAGE = (
-    "Google no longer accepts Coach App's access to your calendar "
-    "(it was revoked or has expired). Please reconnect Google in "
-    "My Settings → Integrations."
-)
-DENIED_MESSAGE = (
-    "Google was not connected because access was not allowed. "
-    "Try again and choose Allow on Google's page."
-)
 CONFIG_MESSAGE = (
-    "Google sign-in is not set up correctly on this server. Please contact support."
+    "Signing in to this calendar service is not set up correctly on this "
+    "server. Please contact support."
+)
+STATE_MESSAGE = "That sign-in link has expired. Please start connecting again."
+NO_REFRESH_MESSAGE = (
+    "The calendar service did not grant lasting access. Please connect again."
 )
 
 
 @dataclass(frozen=True)
-class GoogleTokens:
+class OAuthConfig:
+    """One provider's OAuth client and endpoints, read from the environment."""
+
+    client_id: str
+    client_secret: str
+    authorize_url: str
+    token_url: str
+    scopes: tuple[str, ...]
+    reconnect_message: str
+    revoke_url: str = ""  # "" when the provider has no revocation endpoint
+    # Scopes the coach must have left ticked on the consent page (empty: the
+    # provider does not let them be unticked, or does not report them).
+    required_scopes: tuple[str, ...] = ()
+    authorize_params: Mapping[str, str] = field(default_factory=dict)
+    # Google refuses a ``scope`` on refresh beyond what was granted; the
+    # Microsoft identity platform asks for it on every refresh.
+    scope_on_refresh: bool = False
+
+    @property
+    def configured(self) -> bool:
+        """True when a client id and secret are set (else "coming soon")."""
+        return bool(self.client_id and self.client_secret)
+
+
+@dataclass(frozen=True)
+class OAuthTokens:
     """What the token endpoint granted; persist it encrypted (``to_dict``)."""
 
     access_token: str
@@ -75,7 +100,7 @@ class GoogleTokens:
         *,
         previous_refresh_token: str | None = None,
         now: datetime | None = None,
-    ) -> GoogleTokens:
+    ) -> OAuthTokens:
         """From a token response; a refresh response keeps the old refresh token."""
         moment = now or datetime.now(UTC)
         expires_in = float(body.get("expires_in") or 3600)
@@ -101,11 +126,11 @@ class GoogleTokens:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> GoogleTokens:
+    def from_json(cls, text: str) -> OAuthTokens:
         return cls.from_dict(json.loads(text))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GoogleTokens:
+    def from_dict(cls, data: Mapping[str, Any]) -> OAuthTokens:
         return cls(
             access_token=str(data["access_token"]),
             refresh_token=data.get("refresh_token"),
@@ -126,97 +151,96 @@ class AuthorizationRequest:
 
 
 async def start_authorization(
-    config: GoogleConfig,
+    config: OAuthConfig,
     redirect_uri: str,
     *,
     login_hint: str | None = None,
 ) -> AuthorizationRequest:
-    """The consent URL with PKCE S256, a fresh ``state``, offline access."""
+    """The consent URL with PKCE S256, a fresh ``state`` and the provider's
+    extra parameters."""
     verifier = secrets.token_urlsafe(64)  # 86 chars, within RFC 7636's 43–128
     state = secrets.token_urlsafe(32)
-    extra: dict[str, str] = {"access_type": "offline", "prompt": "consent"}
+    extra: dict[str, str] = dict(config.authorize_params)
     if login_hint:
         extra["login_hint"] = login_hint
     async with _client(config, redirect_uri=redirect_uri) as client:
         url, _ = client.create_authorization_url(
-            config.auth_url, state=state, code_verifier=verifier, **extra
+            config.authorize_url, state=state, code_verifier=verifier, **extra
         )
     return AuthorizationRequest(url, state, verifier, redirect_uri)
 
 
 def code_from_callback(params: Mapping[str, str], expected_state: str) -> str:
-    """The ``code`` of a redirect back from Google, after checking ``state``.
+    """The ``code`` of a redirect back from the provider, after checking ``state``.
 
-    Raises ``AuthError`` with a message for the coach when access was denied,
-    the state does not match (a forged or replayed callback), or no code came.
+    Raises ``AuthError`` when the state does not match (a forged or replayed
+    callback) or no code came (access was not allowed).
     """
     received = params.get("state") or ""
     if not expected_state or not hmac.compare_digest(received, expected_state):
-        raise AuthError(
-            "OAuth callback state mismatch",
-            user_message="That sign-in link has expired. Please start connecting "
-            "Google again.",
-        )
-    if params.get("error"):
-        raise AuthError(f"OAuth error {params['error']}", user_message=DENIED_MESSAGE)
+        raise AuthError("OAuth callback state mismatch", user_message=STATE_MESSAGE)
     code = params.get("code")
-    if not code:
-        raise AuthError("OAuth callback without a code", user_message=DENIED_MESSAGE)
+    if params.get("error") or not code:
+        raise AuthError(f"OAuth callback without a code: {params.get('error')}")
     return code
 
 
 async def exchange_code(
-    config: GoogleConfig,
+    config: OAuthConfig,
     *,
     code: str,
     redirect_uri: str,
     code_verifier: str,
     transport: httpx.AsyncBaseTransport | None = None,
-) -> GoogleTokens:
+) -> OAuthTokens:
     """Trade the authorization code (with its PKCE verifier) for tokens."""
     async with _client(
         config, redirect_uri=redirect_uri, transport=transport
     ) as client:
         body = await _token_call(
+            config,
             client.fetch_token(
                 config.token_url,
                 grant_type="authorization_code",
                 code=code,
                 code_verifier=code_verifier,
-            )
+            ),
         )
-    tokens = GoogleTokens.from_response(body)
+    tokens = OAuthTokens.from_response(body)
     if not tokens.refresh_token:
         raise AuthError(
-            "token response without refresh_token",
-            user_message="Google did not grant lasting access. Please connect again.",
+            "token response without refresh_token", user_message=NO_REFRESH_MESSAGE
         )
     return tokens
 
 
 async def refresh_access_token(
-    config: GoogleConfig,
+    config: OAuthConfig,
     refresh_token: str,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
-) -> GoogleTokens:
-    """A new access token; ``invalid_grant`` → ``AuthError`` (reconnect)."""
-    # No ``scope`` on refresh: the coach may have unticked some on Google's
-    # consent page, and asking for more than was granted is invalid_scope.
-    async with _client(config, transport=transport, with_scope=False) as client:
+) -> OAuthTokens:
+    """A new access token (and, if the server rolls them, a new refresh
+    token); ``invalid_grant`` → ``AuthError`` (reconnect)."""
+    async with _client(
+        config, transport=transport, with_scope=config.scope_on_refresh
+    ) as client:
         body = await _token_call(
-            client.refresh_token(config.token_url, refresh_token=refresh_token)
+            config, client.refresh_token(config.token_url, refresh_token=refresh_token)
         )
-    return GoogleTokens.from_response(body, previous_refresh_token=refresh_token)
+    return OAuthTokens.from_response(body, previous_refresh_token=refresh_token)
 
 
 async def revoke_token(
-    config: GoogleConfig,
+    config: OAuthConfig,
     token: str,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> None:
-    """Revoke a grant on Disconnect (best effort: an already revoked token is fine)."""
+    """Revoke a grant on Disconnect (best effort: an already revoked token is
+    fine; a provider without a revocation endpoint has nothing to call)."""
+    if not config.revoke_url:
+        return
     try:
         async with httpx.AsyncClient(timeout=30.0, transport=transport) as client:
             response = await client.post(config.revoke_url, data={"token": token})
@@ -239,16 +263,17 @@ class AccessTokenSource(Protocol):
 class StaticToken:
     """A fixed access token (tests, scripts): a 401 means reconnect."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, *, reconnect_message: str | None = None) -> None:
         self._token = token
+        self._message = reconnect_message
 
     async def access_token(self, *, rejected: str | None = None) -> str:
         if rejected is not None and rejected == self._token:
-            raise AuthError("access token rejected", user_message=RECONNECT_MESSAGE)
+            raise AuthError("access token rejected", user_message=self._message)
         return self._token
 
 
-TokensCallback = Callable[[GoogleTokens], Awaitable[None] | None]
+TokensCallback = Callable[[OAuthTokens], Awaitable[None] | None]
 
 
 class TokenSource:
@@ -261,8 +286,8 @@ class TokenSource:
 
     def __init__(
         self,
-        config: GoogleConfig,
-        tokens: GoogleTokens,
+        config: OAuthConfig,
+        tokens: OAuthTokens,
         *,
         on_refresh: TokensCallback | None = None,
         leeway: float = 60.0,
@@ -276,7 +301,7 @@ class TokenSource:
         self._lock = asyncio.Lock()
 
     @property
-    def tokens(self) -> GoogleTokens:
+    def tokens(self) -> OAuthTokens:
         return self._tokens
 
     async def access_token(self, *, rejected: str | None = None) -> str:
@@ -288,7 +313,9 @@ class TokenSource:
             if not stale:
                 return current.access_token
             if not current.refresh_token:
-                raise AuthError("no refresh token", user_message=RECONNECT_MESSAGE)
+                raise AuthError(
+                    "no refresh token", user_message=self._config.reconnect_message
+                )
             fresh = await refresh_access_token(
                 self._config, current.refresh_token, transport=self._transport
             )
@@ -301,7 +328,7 @@ class TokenSource:
 
 
 def _client(
-    config: GoogleConfig,
+    config: OAuthConfig,
     *,
     redirect_uri: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
@@ -321,7 +348,7 @@ def _client(
     )
 
 
-async def _token_call(call: Awaitable[Any]) -> dict[str, Any]:
+async def _token_call(config: OAuthConfig, call: Awaitable[Any]) -> dict[str, Any]:
     """Run an authlib token request; map its failures onto our hierarchy."""
     try:
         token = await call
@@ -329,7 +356,7 @@ async def _token_call(call: Awaitable[Any]) -> dict[str, Any]:
         error = getattr(exc, "error", "") or ""
         detail = f"token endpoint: {error}: {getattr(exc, 'description', '')}"
         if error == "invalid_grant":
-            raise AuthError(detail, user_message=RECONNECT_MESSAGE) from exc
+            raise AuthError(detail, user_message=config.reconnect_message) from exc
         raise ProviderError(detail, user_message=CONFIG_MESSAGE) from exc
     except httpx.HTTPStatusError as exc:
         status = exc.response.status_code
