@@ -131,21 +131,22 @@ def read_connection(url: str | None = None) -> Iterator[Any]:
     driver's own style: see `placeholder`."""
     engine = get_read_engine(url)
     raw = engine.raw_connection()
+    driver: Any = raw.driver_connection
     sqlite = engine.dialect.name == "sqlite"
     try:
         if sqlite:
-            raw.driver_connection.execute("BEGIN")
+            driver.execute("BEGIN")
         else:
             # Under READ COMMITTED each statement has its own snapshot in or
             # out of a transaction: skip the BEGIN and ROLLBACK round trips.
-            raw.driver_connection.autocommit = True
+            driver.autocommit = True
         yield raw
     finally:
         try:
             if sqlite:
                 raw.rollback()
             else:
-                raw.driver_connection.autocommit = False
+                driver.autocommit = False
         finally:
             raw.close()
 
