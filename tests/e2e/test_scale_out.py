@@ -8,8 +8,9 @@ sandbox. Its push notifications go nowhere on their own
 Google would, to the host it chooses. Periodic syncs are off (an hour), so
 every sync here was asked for.
 
-Booking pages are Chromium tabs, or, where twenty must act at once, clients
-that speak the app's websocket protocol (`reflex_ws.BookingPage`).
+Booking pages and the coach's pages are Chromium tabs, or, where twenty must
+act at once, clients that speak the app's websocket protocol
+(`reflex_ws.BookingPage`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as dt
+import re
 import threading
 import time
 import urllib.request
@@ -185,6 +187,17 @@ def _owner_pid(owner: str) -> int:
     return int(owner.split(":")[1])  # host:pid:nonce (sync.engine.default_owner)
 
 
+def _log_in(browser, host: Host, coach: Coach) -> Page:
+    page = browser.new_context().new_page()
+    page.goto(f"{host.url}/login")
+    expect(page.locator("#token")).not_to_have_value("", timeout=60_000)
+    page.get_by_label("Email").fill(coach.world.coach_email)
+    page.get_by_label("Password").fill("password-1")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Welcome, Kim Coach")).to_be_visible()
+    return page
+
+
 def _open_booking(browser, host: Host, coach: Coach) -> Page:
     page = browser.new_context().new_page()
     page.goto(f"{host.url}/book/{coach.world.slug}")
@@ -210,13 +223,7 @@ def test_pages_on_both_hosts_follow_every_change(cluster, google, browser):
     all_show(["09:30", "10:00", "10:30", "11:00"])
 
     # The coach flips Check Calendar for Conflicts on host A.
-    panel = browser.new_context().new_page()
-    panel.goto(f"{a.url}/login")
-    expect(panel.locator("#token")).not_to_have_value("", timeout=60_000)
-    panel.get_by_label("Email").fill(coach.world.coach_email)
-    panel.get_by_label("Password").fill("password-1")
-    panel.get_by_role("button", name="Log in").click()
-    expect(panel.get_by_role("heading", name="Welcome, Kim Coach")).to_be_visible()
+    panel = _log_in(browser, a, coach)
     panel.goto(f"{a.url}/settings?tab=integrations")
     toggle = panel.get_by_role("switch", name="Check Calendar for Conflicts")
     expect(toggle).to_have_attribute("aria-checked", "true")
@@ -250,6 +257,16 @@ def test_pages_on_both_hosts_follow_every_change(cluster, google, browser):
     assert owners == {b_worker}
     all_show(["09:30", "10:00"])
 
+    # The coach's calendar, open on host B, follows a booking made on A.
+    calendar = _log_in(browser, b, coach)
+    calendar.goto(f"{b.url}/calendar")
+    monday = coach.day - dt.timedelta(days=coach.day.weekday())
+    if monday > dt.datetime.now(UTC).date():
+        calendar.get_by_role("button", name=re.compile("Next week")).click()
+    day_label = f"{coach.day:%a} {coach.day.day} {coach.day:%b}"
+    expect(calendar.get_by_text(day_label, exact=True).first).to_be_visible()
+    expect(calendar.get_by_text("Ada Early")).to_have_count(0)
+
     # An invitee books 09:30 on host A: 10:00 overlaps it, nothing is left.
     first = pages[0]
     first.locator("#slot-list button", has_text="09:30").click()
@@ -259,7 +276,8 @@ def test_pages_on_both_hosts_follow_every_change(cluster, google, browser):
     expect(first.locator("#confirmation")).to_be_visible()
     for page in pages[1:]:
         expect(page.locator("#slot-list button")).to_have_count(0, timeout=15_000)
-    for context in {p.context for p in [*pages, panel]}:
+    expect(calendar.get_by_text("Ada Early")).to_be_visible(timeout=15_000)
+    for context in {p.context for p in [*pages, panel, calendar]}:
         context.close()
 
 
