@@ -481,6 +481,8 @@ def offer(
         cached = _fresh(key, now)
         if cached is not None:
             return cached
+        if key not in _loading and len(_loading) >= 4 * MAX_COACHES:
+            _loading.clear()  # idle gates; one in use stays with its holders
         gate = _loading.setdefault(key, threading.Lock())
     with gate:  # one load per coach at a time; the others reuse it
         with _lock:
