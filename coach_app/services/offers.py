@@ -7,14 +7,15 @@ hours, active types, and the coach's blocking time already merged
 (confirmed appointments plus busy pulled events of calendars whose pull and
 conflict check are on) — for a window covering every type's horizon.
 
-Reading (`load`): one read-only transaction (`db.read_connection`, which on
-SQLite takes no write lock), a handful of small queries and one that returns
-only the start and end of the busy events in the window through a covering
-index (`ix_external_event_coach_end`), on the DB-API cursor. The events
-come in order of their end and are merged without a sort while still the
+Reading (`load`): two statements on the DB-API cursor of a read-only
+connection (`db.read_connection`, which on SQLite takes no write lock): the
+coach's settings (hours, overrides, types packed as JSON), then the
+appointments and only the start and end of the busy events in the window,
+through a covering index (`ix_external_event_coach_end`). The events come
+in order of their end and are merged without a sort while still the
 database's own values (SQLite's fixed-width UTC text sorts like the instants
-it names; PostgreSQL sends whole epoch seconds, rounded outwards, in binary);
-only the merged blocks become datetimes.
+it names; PostgreSQL sends whole epoch seconds, rounded outwards, in
+binary); only the merged blocks become datetimes.
 
 Caching: one `Offer` per coach and database, valid until the coach changes.
 Every write announces its change after commit (`coach_app.changes`), which
