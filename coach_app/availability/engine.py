@@ -97,13 +97,10 @@ def open_slots(
     ``busy`` may be in any order and may overlap. Runs in
     O(n log n + slots + windows * log n) for n busy intervals.
     """
-    bounds = _bounds(hours, rules, now, range_start, range_end)
-    if bounds is None:
+    where = _where(hours, rules, now, range_start, range_end, same_type_starts)
+    if where is None:
         return []
-    lo, hi = bounds
-    windows = _open_windows(hours, rules, lo, hi, same_type_starts)
-    if not windows:
-        return []
+    lo, hi, windows = where
     # Only intervals that can touch a padded slot matter: prune, then sort+merge.
     pad_lo = max(lo, windows[0].start) - rules.buffer_before
     pad_hi = min(hi + rules.duration, windows[-1].end) + rules.buffer_after
@@ -145,14 +142,29 @@ def open_slots_merged(
     and every refresh, and the call costs O(slots + windows * log n). The
     result equals :func:`open_slots` on the unmerged intervals.
     """
+    where = _where(hours, rules, now, range_start, range_end, same_type_starts)
+    if where is None:
+        return []
+    lo, hi, windows = where
+    return _sweep(windows, rules, lo, hi, starts, ends)
+
+
+def _where(
+    hours: WorkingHours,
+    rules: AppointmentRules,
+    now: datetime,
+    range_start: datetime | None,
+    range_end: datetime | None,
+    same_type_starts: Iterable[datetime],
+) -> tuple[datetime, datetime, list[UtcWindow]] | None:
+    """``[lo, hi)`` for slot starts and the windows that can hold one; None
+    when nothing can be offered."""
     bounds = _bounds(hours, rules, now, range_start, range_end)
     if bounds is None:
-        return []
+        return None
     lo, hi = bounds
     windows = _open_windows(hours, rules, lo, hi, same_type_starts)
-    if not windows:
-        return []
-    return _sweep(windows, rules, lo, hi, starts, ends)
+    return (lo, hi, windows) if windows else None
 
 
 def _bounds(
