@@ -53,7 +53,7 @@ def fmt(values: list[float]) -> str:
     )
 
 
-async def run(cluster, seeded, pages_count: int, changes: int) -> None:
+async def run(cluster, seeded, pages_count: int, rounds: int) -> None:
     from e2e.reflex_ws import BookingPage
     from sqlmodel import select
 
@@ -90,7 +90,7 @@ async def run(cluster, seeded, pages_count: int, changes: int) -> None:
     by_host: dict[str, list[float]] = {h.url: [] for h in hosts}
     unchanged = 0
     try:
-        for i in range(changes):
+        for i in range(rounds):
             before = [len(p.updates) for p in pages]
             shown = [p.slot_isos for p in pages]
             await asyncio.to_thread(flip)
@@ -122,7 +122,7 @@ async def run(cluster, seeded, pages_count: int, changes: int) -> None:
         await asyncio.gather(relay, return_exceptions=True)
         await asyncio.gather(*(p.close() for p in pages), return_exceptions=True)
     print(
-        f"\nfan-out to {len(pages)} pages over {len(hosts)} hosts, {changes} changes:"
+        f"\nfan-out to {len(pages)} pages over {len(hosts)} hosts, {rounds} changes:"
     )
     print(f"  every page's update        {fmt(per_page)}")
     for url, values in by_host.items():
