@@ -121,9 +121,7 @@ async def run(cluster, seeded, pages_count: int, rounds: int) -> None:
         relay.cancel()
         await asyncio.gather(relay, return_exceptions=True)
         await asyncio.gather(*(p.close() for p in pages), return_exceptions=True)
-    print(
-        f"\nfan-out to {len(pages)} pages over {len(hosts)} hosts, {rounds} changes:"
-    )
+    print(f"\nfan-out to {len(pages)} pages over {len(hosts)} hosts, {rounds} changes:")
     print(f"  every page's update        {fmt(per_page)}")
     for url, values in by_host.items():
         print(f"    pages on {url:<24} {fmt(values)}")
