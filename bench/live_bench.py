@@ -116,7 +116,10 @@ def main() -> None:
         harness_cls.create(root=ROOT, app_name="coach_app") as harness,
         sync_playwright() as pw,
     ):
-        base = harness.frontend_url.rstrip("/")
+        # The backend listens on 127.0.0.1: open the frontend under the same
+        # host, or the backend's SameSite=Strict session cookie never
+        # reaches the websocket (the harness announces "localhost").
+        base = harness.frontend_url.rstrip("/").replace("//localhost:", "//127.0.0.1:")
         browser = pw.chromium.launch(
             executable_path=chromium,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
@@ -307,7 +310,7 @@ def measure_sync(browser, base: str, url: str, tmp: Path, rounds: int) -> list[f
         invitee = browser.new_context().new_page()
         invitee.goto(f"{base}/book/{slug}")
         expect(invitee.locator("#token")).not_to_have_value("", timeout=60_000)
-        invitee.get_by_role("button", name=f"{day:%a} {day.day} {day:%b}").click()
+        invitee.locator(f"#day-{day.isoformat()}").click()
         expect(invitee.locator("#slot-list button")).to_have_count(5, timeout=30_000)
         invitee.evaluate(WATCH_JS)
         client = httpx.Client(auth=(server.username, server.password), timeout=30)

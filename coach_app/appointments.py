@@ -54,8 +54,10 @@ def cancel(
     appointment: Appointment,
     *,
     notify_client: bool = True,
+    base_url: str = "",
 ) -> None:
-    """Cancel (once): the push calendar drops it, the client is emailed."""
+    """Cancel (once): the push calendar drops it, the client is emailed
+    (``base_url``: where the links in the email lead, see ``notify.links``)."""
     if appointment.status == "cancelled":
         return
     appointment.status = "cancelled"
@@ -65,4 +67,4 @@ def cancel(
     session.flush()
     queue_push(session, appointment, "delete")
     if notify_client:
-        appointment_mail.cancelled(session, coach, appointment)
+        appointment_mail.cancelled(session, coach, appointment, base_url=base_url)

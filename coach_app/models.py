@@ -82,6 +82,32 @@ class LoginSession(SQLModel, table=True):
     expires_at: dt.datetime = _ts()
 
 
+class LoginHandover(SQLModel, table=True):
+    """A one-time ticket (its SHA-256) from a successful log-in to the HTTP
+    endpoint that sets the session cookie (``session_http``)."""
+
+    __tablename__ = "login_handover"
+    id: int | None = Field(default=None, primary_key=True)
+    coach_id: int = Field(foreign_key="coach.id", index=True)
+    ticket_hash: str = Field(
+        sa_column=sa.Column(sa.String(64), nullable=False, unique=True)
+    )
+    expires_at: dt.datetime = _ts()
+
+
+class Throttle(SQLModel, table=True):
+    """Counts attempts per key (an account, a client address, a coach's
+    booking page) for ``services.throttle``; ``blocked_until`` refuses
+    further attempts until then."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=sa.Column(sa.String(200), nullable=False, unique=True))
+    count: int = 0
+    first_at: dt.datetime = _created()
+    last_at: dt.datetime = _created()
+    blocked_until: dt.datetime | None = _ts(nullable=True)
+
+
 class Client(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("coach_id", "email"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -96,6 +122,8 @@ class AppointmentType(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     coach_id: int = Field(foreign_key="coach.id", index=True)
     name: str = Field(max_length=120)
+    # Shown to invitees on the booking page's type cards.
+    description: str = Field(default="", max_length=1000)
     duration_min: int = 60
     slot_interval_min: int = 30
     buffer_before_min: int = 0

@@ -1,32 +1,68 @@
 """Shared log-in state. Every page state that needs a coach derives from it.
 
-The session token lives in a cookie; the server keeps only its hash. Event
-handlers never trust anything else the browser sends: they call
-`_coach_id()` (or `_require_coach_id()`) on every event, which looks the token
-up again, so a logged-out or forged client is refused on its next event.
+The session token lives only in an HttpOnly cookie that backend HTTP
+endpoints set and clear (``session_http``); the server keeps only its hash.
+Event handlers read it from the websocket connection's request headers
+(``self.router.headers.cookie``, which Reflex never sends to the browser)
+and trust nothing the page sends: they call ``_coach_id()`` (or
+``_require_coach_id()``) on every event, which looks the token up again, so
+a logged-out or forged client is refused on its next event. No state var
+holds a token.
 """
 
 from __future__ import annotations
+
+import json
 
 import reflex as rx
 
 from coach_app.db import read_scope, session_scope
 from coach_app.services import auth
 from coach_app.services.errors import NotLoggedIn
+from coach_app.session_http import (
+    LOGOUT_PATH,
+    SESSION_PATH,
+    session_token_from,
+)
 
-SESSION_COOKIE = "coach_session"
+
+def post_to_backend(path: str, fields: dict[str, str]) -> rx.event.EventSpec:
+    """Navigate the page by a form POST to a backend endpoint (the page
+    reloads from the response), so a cookie it sets reaches the next
+    websocket connection. ``getBackendURL``/``env`` are Reflex's own (its
+    upload links use them the same way)."""
+    script = (
+        "(() => {"
+        "const form = document.createElement('form');"
+        "form.method = 'POST';"
+        f"form.action = new URL({json.dumps(path)}, getBackendURL(env.PING)).href;"
+        f"for (const [name, value] of Object.entries({json.dumps(fields)})) {{"
+        "const input = document.createElement('input');"
+        "input.type = 'hidden'; input.name = name; input.value = value;"
+        "form.appendChild(input);"
+        "}"
+        "document.body.appendChild(form);"
+        "form.submit();"
+        "})()"
+    )
+    return rx.call_script(script)
+
+
+def start_session(ticket: str) -> rx.event.EventSpec:
+    """Trade a log-in hand-over ticket for the HttpOnly session cookie."""
+    return post_to_backend(SESSION_PATH, {"ticket": ticket})
 
 
 class AuthState(rx.State):
-    session_token: str = rx.Cookie(
-        "", name=SESSION_COOKIE, max_age=auth.SESSION_DAYS * 86400, same_site="strict"
-    )
     coach_name: str = ""
     coach_slug: str = ""
 
+    def _session_token(self) -> str:
+        return session_token_from(self.router.headers.cookie)
+
     def _coach_id(self) -> int | None:
         with read_scope() as s:
-            coach = auth.coach_for_token(s, self.session_token)
+            coach = auth.coach_for_token(s, self._session_token())
             if coach is None:
                 return None
             self.coach_name = coach.display_name
@@ -52,9 +88,9 @@ class AuthState(rx.State):
 
     @rx.event
     def log_out(self):
+        # The session ends here at once; the endpoint then clears the cookie.
         with session_scope() as s:
-            auth.log_out(s, self.session_token)
-        self.session_token = ""
+            auth.log_out(s, self._session_token())
         self.coach_name = ""
         self.coach_slug = ""
-        return rx.redirect("/login")
+        return post_to_backend(LOGOUT_PATH, {})

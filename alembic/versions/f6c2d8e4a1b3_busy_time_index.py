@@ -11,7 +11,7 @@ same range condition).
 Written by hand.
 
 Revision ID: f6c2d8e4a1b3
-Revises: e5b7c1d2a3f4
+Revises: a7e3f9c1d2b6
 """
 
 from collections.abc import Sequence
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "f6c2d8e4a1b3"
-down_revision: str | Sequence[str] | None = "e5b7c1d2a3f4"
+down_revision: str | Sequence[str] | None = "a7e3f9c1d2b6"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

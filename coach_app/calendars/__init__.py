@@ -15,6 +15,7 @@ from coach_app.calendars.base import (
 from coach_app.calendars.errors import (
     AuthError,
     CursorInvalid,
+    InvalidServerAddress,
     MalformedEvent,
     NotCalendarServer,
     NotFound,
@@ -33,6 +34,7 @@ __all__ = [
     "CalendarRef",
     "ChangeSet",
     "CursorInvalid",
+    "InvalidServerAddress",
     "MalformedEvent",
     "NotCalendarServer",
     "NotFound",

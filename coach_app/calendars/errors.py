@@ -101,6 +101,14 @@ class UrlNotAllowed(ProviderError):
     )
 
 
+class InvalidServerAddress(UrlNotAllowed):
+    """The server URL cannot be used as typed (spaces, odd brackets, an IP
+    address in an unusual form, a name that does not resolve…);
+    ``user_message`` says what is wrong."""
+
+    default_user_message = "That server address cannot be used. Check it and try again."
+
+
 class MalformedEvent(ValueError):
     """One event's data could not be read.
 

@@ -12,6 +12,14 @@ Time rules (the availability engine depends on them):
 
 Busy means: not ``TRANSP:TRANSPARENT``, not ``STATUS:CANCELLED`` and, when the
 coach's email is known, not declined by the coach (``PARTSTAT=DECLINED``).
+
+Bounded work (``busy_time``): a series repeating within a day goes to
+``dense.condense`` and comes back as merged blocks, never one occurrence per
+instance. Every other rule is checked before ``recurring_ical_events``
+expands it: parts out of range (``INTERVAL=0`` loops forever) raise
+``MalformedEvent``, as do a daily, weekly or monthly series starting before
+``OLDEST_START`` (expansion walks from ``DTSTART``) and a weekly, monthly or
+yearly rule expanding into more than ``MAX_TIMES_A_DAY`` times a day.
 """
 
 from __future__ import annotations
@@ -23,17 +31,27 @@ from zoneinfo import ZoneInfo
 import icalendar
 import recurring_ical_events
 
+from coach_app.calendars import dense
 from coach_app.calendars.base import OutgoingEvent
 from coach_app.calendars.errors import MalformedEvent
 
 __all__ = [
+    "BusyTime",
+    "CondensedSeries",
     "MalformedEvent",
     "Occurrence",
     "QuickFields",
     "build_vevent",
+    "busy_time",
     "expand",
     "quick_fields",
 ]
+
+OLDEST_START = date(1900, 1, 1)
+MAX_TIMES_A_DAY = 24
+_VALID_FREQ = {"SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"}
+# What broken input raises from icalendar, dateutil and recurring_ical_events.
+_BROKEN = (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError)
 
 PRODID = "-//Coach App//Calendar Sync//EN"
 KEY_PROPERTY = "X-COACHAPP-KEY"
@@ -58,6 +76,102 @@ class Occurrence:
     cancelled: bool = False
 
 
+@dataclass(frozen=True)
+class CondensedSeries:
+    """A series kept as merged busy blocks (see ``dense``)."""
+
+    uid: str
+    summary: str
+    busy: bool
+    every: str  # "every minute", …; "" when it needs no notice
+    blocks: list[dense.Block]
+    approximate: bool = False
+
+
+@dataclass(frozen=True)
+class BusyTime:
+    occurrences: list[Occurrence]
+    condensed: list[CondensedSeries]
+
+
+def busy_time(
+    text: str,
+    window_start: datetime,
+    window_end: datetime,
+    zone: str | tzinfo,
+    coach_email: str | None = None,
+) -> BusyTime:
+    """Like ``expand``, but a series repeating within a day comes back as
+    merged blocks (``condensed``) at bounded cost; its overridden instances
+    are ordinary occurrences."""
+    if window_start.tzinfo is None or window_end.tzinfo is None:
+        raise ValueError("the window must be timezone-aware")
+    coach_zone = ZoneInfo(zone) if isinstance(zone, str) else zone
+    calendar = _parse(text)
+    first_uid = _first_uid(calendar)
+    events = list(calendar.walk("VEVENT"))
+    masters = [
+        comp
+        for comp in events
+        if "RRULE" in comp and "RECURRENCE-ID" not in comp and _dense(comp)
+    ]
+    if not masters:
+        return BusyTime(
+            _expand(calendar, window_start, window_end, coach_zone, coach_email),
+            [],
+        )
+    condensed: list[CondensedSeries] = []
+    occurrences: list[Occurrence] = []
+    taken: set[int] = set()
+    for master in masters:
+        uid = str(master.get("UID", ""))
+        overrides = [
+            comp
+            for comp in events
+            if "RECURRENCE-ID" in comp and str(comp.get("UID", "")) == uid
+        ]
+        taken.update(id(comp) for comp in (master, *overrides))
+        try:
+            series = dense.condense(
+                master,
+                window_start,
+                window_end,
+                coach_zone,
+                excluded=[_when(comp, "RECURRENCE-ID") for comp in overrides],
+            )
+            for comp in overrides:
+                occ = _occurrence(comp, coach_zone, {uid}, coach_email)
+                if not occ.cancelled and _overlaps(occ, window_start, window_end):
+                    occurrences.append(occ)
+        except MalformedEvent as exc:
+            raise MalformedEvent(str(exc), uid=uid or first_uid) from exc
+        except _BROKEN as exc:
+            raise MalformedEvent(f"cannot expand event: {exc}", uid=uid) from exc
+        if str(master.get("STATUS", "")).upper() == "CANCELLED":
+            continue
+        transparent = str(master.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT"
+        condensed.append(
+            CondensedSeries(
+                uid=uid,
+                summary=str(master.get("SUMMARY", "")),
+                busy=not (transparent or _declined_by(master, coach_email)),
+                every=series.every,
+                blocks=series.blocks,
+                approximate=series.approximate,
+            )
+        )
+    rest = [comp for comp in calendar.subcomponents if id(comp) not in taken]
+    if any(comp.name == "VEVENT" for comp in rest):
+        others = icalendar.Calendar()
+        for comp in rest:
+            others.add_component(comp)
+        occurrences += _expand(
+            others, window_start, window_end, coach_zone, coach_email
+        )
+    occurrences.sort(key=lambda o: (o.start, o.uid, o.recurrence_id or ""))
+    return BusyTime(occurrences, condensed)
+
+
 def expand(
     text: str,
     window_start: datetime,
@@ -68,13 +182,26 @@ def expand(
     """Occurrences of the VEVENTs in ``text`` within ``[window_start, window_end)``.
 
     Raises ``MalformedEvent`` when the text cannot be read; the caller should
-    report and skip that one event.
+    report and skip that one event. Every instance is one occurrence: for a
+    series repeating within a day use ``busy_time``.
     """
     if window_start.tzinfo is None or window_end.tzinfo is None:
         raise ValueError("the window must be timezone-aware")
     coach_zone = ZoneInfo(zone) if isinstance(zone, str) else zone
-    calendar = _parse(text)
+    return _expand(_parse(text), window_start, window_end, coach_zone, coach_email)
+
+
+def _expand(
+    calendar: icalendar.Calendar,
+    window_start: datetime,
+    window_end: datetime,
+    coach_zone: tzinfo,
+    coach_email: str | None,
+) -> list[Occurrence]:
     first_uid = _first_uid(calendar)
+    for comp in calendar.walk("VEVENT"):
+        if "RRULE" in comp:
+            _check_rules(comp, first_uid)
     recurring_uids = {
         str(comp.get("UID"))
         for comp in calendar.walk("VEVENT")
@@ -91,13 +218,7 @@ def expand(
     # Broken input surfaces from icalendar/recurring_ical_events as many
     # exception types (bad RRULE, missing DTSTART, unparsable values); all of
     # them mean "this one event is unreadable".
-    except (
-        ValueError,
-        TypeError,
-        KeyError,
-        AttributeError,
-        recurring_ical_events.InvalidCalendar,
-    ) as exc:
+    except (*_BROKEN, recurring_ical_events.InvalidCalendar) as exc:
         raise MalformedEvent(f"cannot expand event: {exc}", uid=first_uid) from exc
     inside = [o for o in occurrences if _overlaps(o, window_start, window_end)]
     return sorted(inside, key=lambda o: (o.start, o.uid, o.recurrence_id or ""))
@@ -153,6 +274,50 @@ def quick_fields(text: str) -> QuickFields:
             if name in ("UID", "SUMMARY", KEY_PROPERTY) and name not in found:
                 found[name] = _unescape(value)
     return QuickFields(found.get("UID"), found.get("SUMMARY"), found.get(KEY_PROPERTY))
+
+
+def _dense(comp: icalendar.Component) -> bool:
+    try:
+        return dense.is_dense(comp)
+    except _BROKEN as exc:
+        raise MalformedEvent(f"unreadable RRULE: {exc}") from exc
+
+
+def _check_rules(comp: icalendar.Component, uid: str | None) -> None:
+    """Refuse rules that would make ``recurring_ical_events`` loop for long."""
+    rules = comp.get("RRULE")
+    for rule in rules if isinstance(rules, list) else [rules]:
+        try:
+            freq = str((rule.get("FREQ") or [""])[0]).upper()
+            if freq not in _VALID_FREQ:
+                raise MalformedEvent(f"FREQ={freq!r} is unknown", uid=uid)
+            interval = int((rule.get("INTERVAL") or [1])[0])
+            for part, (low, high) in dense.PART_RANGES.items():
+                for value in rule.get(part) or ():
+                    number = int(value)
+                    if not low <= number <= high or (number == 0 and low < 0):
+                        raise MalformedEvent(
+                            f"{part}={number} is out of range", uid=uid
+                        )
+            times = 1
+            for part in ("BYHOUR", "BYMINUTE", "BYSECOND"):
+                times *= max(1, len(rule.get(part) or ()))
+        except MalformedEvent:
+            raise
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise MalformedEvent(f"unreadable RRULE: {exc}", uid=uid) from exc
+        if interval < 1:
+            raise MalformedEvent("INTERVAL must be at least 1", uid=uid)
+        if times > MAX_TIMES_A_DAY:
+            raise MalformedEvent(f"{times} instances a day is too many", uid=uid)
+        start = getattr(comp.get("DTSTART"), "dt", None)
+        start_day = start.date() if isinstance(start, datetime) else start
+        if (
+            freq in ("DAILY", "WEEKLY", "MONTHLY")
+            and isinstance(start_day, date)
+            and start_day < OLDEST_START
+        ):
+            raise MalformedEvent(f"a {freq} series starting {start_day}", uid=uid)
 
 
 def _parse(text: str) -> icalendar.Calendar:

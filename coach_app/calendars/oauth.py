@@ -41,6 +41,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
+from coach_app.calendars.deadline import deadline, request_deadline
 from coach_app.calendars.errors import AuthError, ProviderError, RateLimited, Transient
 from coach_app.calendars.http_util import parse_retry_after
 
@@ -242,7 +243,10 @@ async def revoke_token(
     if not config.revoke_url:
         return
     try:
-        async with httpx.AsyncClient(timeout=30.0, transport=transport) as client:
+        async with (
+            deadline(request_deadline(), "revoke"),
+            httpx.AsyncClient(timeout=30.0, transport=transport) as client,
+        ):
             response = await client.post(config.revoke_url, data={"token": token})
     except httpx.HTTPError as exc:
         raise Transient(f"revoke: {type(exc).__name__}: {exc}") from exc
@@ -351,7 +355,8 @@ def _client(
 async def _token_call(config: OAuthConfig, call: Awaitable[Any]) -> dict[str, Any]:
     """Run an authlib token request; map its failures onto our hierarchy."""
     try:
-        token = await call
+        async with deadline(request_deadline(), "token endpoint"):
+            token = await call
     except OAuthError as exc:
         error = getattr(exc, "error", "") or ""
         detail = f"token endpoint: {error}: {getattr(exc, 'description', '')}"

@@ -2,7 +2,9 @@
 
 Called inside the change's own transaction; each email has a dedupe key made
 of the appointment id, its version and the kind, so a retried transaction or
-a second worker never sends one twice.
+a second worker never sends one twice. Every email to the client carries the
+manage link (reschedule or cancel) and the coach's booking link; `base_url`
+is the address of the page the change was made on (see `notify.links`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import datetime as dt
 from sqlmodel import Session
 
 from coach_app.models import Appointment, AppointmentType, Client, Coach
-from coach_app.notify import messages
+from coach_app.notify import links, messages
 from coach_app.notify.outbox import appointment_key, enqueue_message
 
 
@@ -28,8 +30,13 @@ def _parts(session: Session, appointment: Appointment) -> tuple[Client, str]:
 
 
 def _common(
-    coach: Coach, client: Client, type_name: str, appointment: Appointment
+    coach: Coach,
+    client: Client,
+    type_name: str,
+    appointment: Appointment,
+    base_url: str,
 ) -> dict:
+    base = links.public_base(base_url)
     return {
         "appointment_id": appointment.id,
         "sequence": appointment.version,
@@ -42,7 +49,25 @@ def _common(
         "client_name": client.name,
         "client_email": client.email,
         "client_tz": appointment.invitee_timezone or None,
+        "manage_url": links.manage_url(base, links.manage_token(appointment)),
+        "booking_url": links.booking_url(base, coach.slug),
     }
+
+
+def _to_coach(
+    session: Session,
+    coach: Coach,
+    appointment: Appointment,
+    kind: str,
+    message: messages.Message,
+) -> None:
+    assert appointment.id is not None
+    enqueue_message(
+        session,
+        dedupe_key=appointment_key(kind, appointment.id, appointment.version),
+        to=coach.email,
+        message=message,
+    )
 
 
 def booked(
@@ -54,6 +79,7 @@ def booked(
     invitee_timezone: str | None,
     *,
     by_coach: bool = False,
+    base_url: str = "",
 ) -> None:
     assert appointment.id is not None
     if invitee_timezone:
@@ -64,17 +90,16 @@ def booked(
         dedupe_key=appointment_key("confirmation", appointment.id, appointment.version),
         to=client.email,
         message=messages.booking_confirmation_to_client(
-            **_common(coach, client, appt_type.name, appointment)
+            **_common(coach, client, appt_type.name, appointment, base_url)
         ),
     )
     if not by_coach:
-        enqueue_message(
+        _to_coach(
             session,
-            dedupe_key=appointment_key(
-                "coach-new", appointment.id, appointment.version
-            ),
-            to=coach.email,
-            message=messages.new_booking_to_coach(
+            coach,
+            appointment,
+            "coach-new",
+            messages.new_booking_to_coach(
                 start=appointment.start,
                 end=appointment.end,
                 type_name=appt_type.name,
@@ -93,6 +118,9 @@ def rescheduled(
     appointment: Appointment,
     old_start: dt.datetime,
     old_end: dt.datetime,
+    *,
+    base_url: str = "",
+    by_client: bool = False,
 ) -> None:
     assert appointment.id is not None
     client, type_name = _parts(session, appointment)
@@ -103,12 +131,37 @@ def rescheduled(
         message=messages.rescheduled_to_client(
             old_start=old_start,
             old_end=old_end,
-            **_common(coach, client, type_name, appointment),
+            **_common(coach, client, type_name, appointment, base_url),
         ),
     )
+    if by_client:
+        _to_coach(
+            session,
+            coach,
+            appointment,
+            "coach-rescheduled",
+            messages.client_rescheduled_to_coach(
+                old_start=old_start,
+                old_end=old_end,
+                start=appointment.start,
+                end=appointment.end,
+                type_name=type_name,
+                coach_name=coach.display_name,
+                coach_tz=coach.timezone,
+                client_name=client.name,
+                client_email=client.email,
+            ),
+        )
 
 
-def cancelled(session: Session, coach: Coach, appointment: Appointment) -> None:
+def cancelled(
+    session: Session,
+    coach: Coach,
+    appointment: Appointment,
+    *,
+    base_url: str = "",
+    by_client: bool = False,
+) -> None:
     assert appointment.id is not None
     client, type_name = _parts(session, appointment)
     enqueue_message(
@@ -116,6 +169,22 @@ def cancelled(session: Session, coach: Coach, appointment: Appointment) -> None:
         dedupe_key=appointment_key("cancelled", appointment.id, appointment.version),
         to=client.email,
         message=messages.cancelled_to_client(
-            **_common(coach, client, type_name, appointment)
+            **_common(coach, client, type_name, appointment, base_url)
         ),
     )
+    if by_client:
+        _to_coach(
+            session,
+            coach,
+            appointment,
+            "coach-cancelled",
+            messages.client_cancelled_to_coach(
+                start=appointment.start,
+                end=appointment.end,
+                type_name=type_name,
+                coach_name=coach.display_name,
+                coach_tz=coach.timezone,
+                client_name=client.name,
+                client_email=client.email,
+            ),
+        )

@@ -14,7 +14,7 @@ import datetime as dt
 from icalendar import Calendar, Event, vCalAddress, vText
 
 PRODID = "-//Coach App//EN"
-METHODS = ("REQUEST", "CANCEL")
+METHODS = ("REQUEST", "CANCEL", "PUBLISH")  # PUBLISH: an "Add to calendar" file
 STATUSES = ("CONFIRMED", "CANCELLED")
 
 
@@ -61,7 +61,8 @@ def appointment_ics(
     """A VCALENDAR (CRLF line endings) holding the appointment's one VEVENT.
 
     `start`/`end` must be aware; they are written in UTC (`...Z`). `method`
-    is REQUEST (new or changed) or CANCEL; `status` CONFIRMED or CANCELLED.
+    is REQUEST (new or changed), CANCEL, or PUBLISH (a plain copy to add to
+    a calendar); `status` CONFIRMED or CANCELLED.
     """
     method = method.upper()
     status = status.upper()

@@ -17,24 +17,9 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from coach_app.notify.ics import appointment_ics, appointment_uid
+from coach_app.views.clock import long_date
 
 SIGNATURE = "— Coach App"
-
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 
 
 class Message(NamedTuple):
@@ -56,9 +41,7 @@ def resolve_zone(*names: str | None) -> tuple[ZoneInfo, str]:
 
 
 def _date(value: dt.datetime) -> str:
-    return (
-        f"{_DAYS[value.weekday()]} {value.day} {_MONTHS[value.month - 1]} {value.year}"
-    )
+    return long_date(value.date())
 
 
 def _local(value: dt.datetime, zone: ZoneInfo) -> dt.datetime:
@@ -112,7 +95,9 @@ def _invite(
     coach_email: str,
     client_name: str,
     client_email: str,
+    manage_url: str = "",
 ) -> str:
+    change = f" To reschedule or cancel: {manage_url}" if manage_url else ""
     return appointment_ics(
         uid=appointment_uid(appointment_id),
         sequence=sequence,
@@ -122,7 +107,7 @@ def _invite(
         summary=f"{_line(type_name)} with {_line(coach_name)}",
         description=(
             f"{_line(type_name)} with {_line(coach_name)} ({coach_email}), "
-            "booked through Coach App."
+            f"booked through Coach App.{change}"
         ),
         organizer_email=coach_email,
         organizer_name=coach_name,
@@ -144,9 +129,12 @@ def booking_confirmation_to_client(
     coach_tz: str,
     client_name: str,
     client_email: str,
+    manage_url: str,
+    booking_url: str,
     client_tz: str | None = None,
 ) -> Message:
-    """'You are booked', with an invite.ics (METHOD:REQUEST) for their calendar."""
+    """'You are booked', with an invite.ics (METHOD:REQUEST) for their calendar
+    and the manage link (reschedule or cancel) and booking link."""
     zone = _client_zone(client_tz, coach_tz)
     type_, coach = _line(type_name), _line(coach_name)
     subject = f"Confirmed: {type_} with {coach} on {format_start(start, zone)}"
@@ -155,8 +143,7 @@ def booking_confirmation_to_client(
         f"Your {type_} with {coach} is booked.",
         f"When: {format_when(start, end, zone)}\nWith: {coach} ({coach_email})",
         "The attached invitation (invite.ics) adds it to your calendar.",
-        f"If you need to change or cancel it, please write to {coach} "
-        f"at {coach_email}.",
+        _links(manage_url, booking_url, coach),
         SIGNATURE,
     )
     ics = _invite(
@@ -171,6 +158,7 @@ def booking_confirmation_to_client(
         coach_email=coach_email,
         client_name=client_name,
         client_email=client_email,
+        manage_url=manage_url,
     )
     return Message(subject, body, ics)
 
@@ -216,6 +204,8 @@ def rescheduled_to_client(
     coach_tz: str,
     client_name: str,
     client_email: str,
+    manage_url: str,
+    booking_url: str,
     client_tz: str | None = None,
 ) -> Message:
     """'Your appointment moved', with an updated invite.ics (same UID,
@@ -229,7 +219,7 @@ def rescheduled_to_client(
         f"New time: {format_when(start, end, zone)}\n"
         f"Was: {format_when(old_start, old_end, zone)}",
         "The attached invitation (invite.ics) updates it in your calendar.",
-        f"If the new time does not suit you, please write to {coach} at {coach_email}.",
+        _links(manage_url, booking_url, coach),
         SIGNATURE,
     )
     ics = _invite(
@@ -244,6 +234,7 @@ def rescheduled_to_client(
         coach_email=coach_email,
         client_name=client_name,
         client_email=client_email,
+        manage_url=manage_url,
     )
     return Message(subject, body, ics)
 
@@ -260,11 +251,13 @@ def cancelled_to_client(
     coach_tz: str,
     client_name: str,
     client_email: str,
+    manage_url: str,
+    booking_url: str,
     client_tz: str | None = None,
-    booking_url: str | None = None,
 ) -> Message:
     """'Your appointment is cancelled', with an invite.ics (METHOD:CANCEL)
-    that removes it from their calendar; links the booking page if given."""
+    that removes it from their calendar, the booking link to choose a new
+    time, and the manage link (which shows the cancellation)."""
     zone = _client_zone(client_tz, coach_tz)
     type_, coach = _line(type_name), _line(coach_name)
     subject = f"Cancelled: {type_} with {coach} on {format_start(start, zone)}"
@@ -273,9 +266,8 @@ def cancelled_to_client(
         f"Your {type_} with {coach} has been cancelled.",
         f"Cancelled appointment: {format_when(start, end, zone)}",
         "The attached cancellation (invite.ics) removes it from your calendar.",
-        f"To book a new time: {booking_url}"
-        if booking_url
-        else f"To book a new time, please write to {coach} at {coach_email}.",
+        f"To book a new time with {coach}: {booking_url}",
+        f"This appointment: {manage_url}",
         SIGNATURE,
     )
     ics = _invite(
@@ -292,6 +284,63 @@ def cancelled_to_client(
         client_email=client_email,
     )
     return Message(subject, body, ics)
+
+
+def _links(manage_url: str, booking_url: str, coach: str) -> str:
+    return (
+        f"To reschedule or cancel: {manage_url}\n"
+        f"To book another time with {coach}: {booking_url}"
+    )
+
+
+def client_rescheduled_to_coach(
+    *,
+    old_start: dt.datetime,
+    old_end: dt.datetime,
+    start: dt.datetime,
+    end: dt.datetime,
+    type_name: str,
+    coach_name: str,
+    coach_tz: str,
+    client_name: str,
+    client_email: str,
+) -> Message:
+    """'Your client moved their appointment' (through their manage link)."""
+    type_, client = _line(type_name), _line(client_name)
+    subject = f"Rescheduled by {client}: {type_}, now {format_start(start, coach_tz)}"
+    body = _body(
+        f"Hello {_line(coach_name)},",
+        f"{client} ({client_email}) has moved their {type_} to a new time.",
+        f"New time: {format_when(start, end, coach_tz)}\n"
+        f"Was: {format_when(old_start, old_end, coach_tz)}",
+        "Your calendar in Coach App and your connected calendar follow the change.",
+        SIGNATURE,
+    )
+    return Message(subject, body, None)
+
+
+def client_cancelled_to_coach(
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    type_name: str,
+    coach_name: str,
+    coach_tz: str,
+    client_name: str,
+    client_email: str,
+) -> Message:
+    """'Your client cancelled' (through their manage link); the time is open
+    again on the booking page."""
+    type_, client = _line(type_name), _line(client_name)
+    subject = f"Cancelled by {client}: {type_} on {format_start(start, coach_tz)}"
+    body = _body(
+        f"Hello {_line(coach_name)},",
+        f"{client} ({client_email}) has cancelled their {type_}.",
+        f"Cancelled appointment: {format_when(start, end, coach_tz)}",
+        "The time is open again on your booking page.",
+        SIGNATURE,
+    )
+    return Message(subject, body, None)
 
 
 def reconnect_calendar_to_coach(

@@ -1,401 +1,491 @@
-"""Public booking page `/book/<slug>`: type → day → slot → details → confirmed.
-
-Slots are computed on the server (`services.offers`: once per change of the
-coach's data, shared by every open page); the browser receives only the
-days and the chosen day's times, rendered in the invitee's own zone
-(detected from the browser, changeable). Every action shows the current
-offer, and a failed booking shows fresh slots.
-"""
+"""Public booking page `/book/<slug>`: type cards, a month calendar, the day's
+times in a column, the invitee's zone and clock; then details and a summary
+with "Add to calendar" and the manage link. State: `pages.book_state`."""
 
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 import reflex as rx
-from pydantic import BaseModel
 
-from coach_app import live
 from coach_app.components.forms import error_callout
+from coach_app.components.key_button import key_button
 from coach_app.components.layout import public_page
-from coach_app.db import session_scope
-from coach_app.models import utcnow
-from coach_app.services import booking, offers
-from coach_app.services.errors import UserError
-from coach_app.services.validation import check_timezone, timezone_names
+from coach_app.pages.book_state import BookState, DayView, SlotOption, TypeCard
+from coach_app.services.validation import timezone_names
+from coach_app.views.clock import DAYS
 
-_TIMEZONES = timezone_names()
-
-
-class TypeOption(BaseModel):
-    id: int
-    name: str
-    duration: int
-
-
-class DayOption(BaseModel):
-    iso: str
-    label: str
-    count: int
-
-
-class SlotOption(BaseModel):
-    iso: str
-    label: str
-
-
-def _day_label(day: dt.date) -> str:
-    return f"{day:%a} {day.day} {day:%b}"
+_WEEKDAYS = (
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+)
+_DETECT = (
+    "[Intl.DateTimeFormat().resolvedOptions().timeZone,"
+    " Intl.DateTimeFormat(undefined, {hour: 'numeric'}).resolvedOptions().hourCycle]"
+)
+# Arrow keys move the grid's focus (server side); keep them from scrolling.
+_NO_SCROLL = (
+    "document.addEventListener('keydown', e => {"
+    " if (e.target.closest && e.target.closest('.month-grid') &&"
+    " ['ArrowUp','ArrowDown','ArrowLeft','ArrowRight','PageUp','PageDown','Home','End']"
+    ".includes(e.key)) e.preventDefault(); });"
+)
 
 
-class _Rendered:
-    """The day buttons of one grouping (`Offer.days`: one offer, type and
-    zone), and its slot buttons per day as they are asked for."""
-
-    def __init__(self, grouped: list[tuple[dt.date, list[dt.datetime]]]) -> None:
-        self.days = [
-            DayOption(iso=d.isoformat(), label=_day_label(d), count=len(v))
-            for d, v in grouped
-        ]
-        self._by_day = {d.isoformat(): v for d, v in grouped}
-        self._slots: dict[str, list[SlotOption]] = {}
-
-    def has(self, day: str) -> bool:
-        return day in self._by_day
-
-    def slots(self, day: str) -> list[SlotOption]:
-        made = self._slots.get(day)
-        if made is None:
-            made = self._slots[day] = [
-                SlotOption(
-                    iso=local.astimezone(dt.UTC).isoformat(), label=f"{local:%H:%M}"
-                )
-                for local in self._by_day.get(day, [])
-            ]
-        return made
-
-
-# Made once per grouping and shared by every open page showing it: a live
-# push to fifty pages in one zone renders once. Nothing mutates them in place.
-_rendered_cache: dict[int, tuple[object, _Rendered]] = {}
-
-
-def _rendered(grouped: list[tuple[dt.date, list[dt.datetime]]]) -> _Rendered:
-    hit = _rendered_cache.get(id(grouped))
-    if hit is not None and hit[0] is grouped:
-        return hit[1]
-    rendered = _Rendered(grouped)
-    if len(_rendered_cache) >= 64:
-        _rendered_cache.clear()
-    _rendered_cache[id(grouped)] = (grouped, rendered)
-    return rendered
-
-
-class BookState(rx.State):
-    found: bool = True
-    coach_name: str = ""
-    types: list[TypeOption] = []
-    type_id: int = 0
-    timezone: str = "UTC"
-    days: list[DayOption] = []
-    day: str = ""
-    slots: list[SlotOption] = []
-    slot: str = ""
-    error: str = ""
-    notice: str = ""
-    confirmed: bool = False
-    confirmation: str = ""
-
-    def _slug(self) -> str:
-        parts = [p for p in self.router.url.path.split("/") if p]
-        return parts[1] if len(parts) >= 2 and parts[0] == "book" else ""
-
-    def _refresh(self) -> None:
-        """Show the coach's current offer (kept in memory, see
-        `services.offers`) and keep the invitee's choices that are still
-        valid."""
-        try:
-            offer = offers.offer_for_slug(self._slug())
-        except UserError as exc:
-            self.found = False
-            self.error = str(exc)
-            return
-        self._show(offer)
-        live.watch("book", offer.coach_id, self.router.session.client_token)
-
-    def _apply_live(self, coach_id: int, offer: offers.Offer) -> None:
-        """A live push: the coach's offer was computed once for all open pages,
-        so this renders it without touching the database."""
-        if not self.confirmed or self.slot == "":
-            self._show(offer)
-
-    def _pick_type(self, types: list[tuple[int, str, int]]) -> int:
-        if self.type_id not in {t[0] for t in types}:
-            self.type_id = types[0][0] if types else 0
-        return self.type_id
-
-    def _set(self, name: str, value: object) -> None:
-        """Assign only what changed: a live push then sends each open page
-        just its changed vars, and its browser re-renders only those."""
-        if getattr(self, name) != value:
-            setattr(self, name, value)
-
-    def _show(self, offer: offers.Offer) -> None:
-        types = offer.type_options
-        self._pick_type(types)
-        self._set("found", True)
-        self._set("coach_name", offer.coach_name)
-        self._set("types", [TypeOption(id=i, name=n, duration=d) for i, n, d in types])
-        self._render_slots(offer.days(self.type_id, self.timezone, utcnow()))
-
-    def _render_slots(self, grouped: list[tuple[dt.date, list[dt.datetime]]]) -> None:
-        rendered = _rendered(grouped)
-        self._set("days", rendered.days)
-        if not rendered.has(self.day):
-            self.day = rendered.days[0].iso if rendered.days else ""
-        self._set("slots", rendered.slots(self.day))
-        if self.slot and self.slot not in {x.iso for x in self.slots}:
-            self.slot = ""
-            self.notice = (
-                "The time you picked is no longer available. Please pick another."
-            )
-
-    @rx.event
-    def load(self):
-        self.error = self.notice = ""
-        self.confirmed = False
-        self.slot = ""
-        self._refresh()
-
-    @rx.event
-    def set_timezone(self, name: str):
-        try:
-            self.timezone = check_timezone(str(name))
-        except UserError:
-            self.timezone = "UTC"
-        self._refresh()
-
-    @rx.event
-    def choose_type(self, type_id: str):
-        self.type_id = int(type_id)
-        self.slot = ""
-        self._refresh()
-
-    @rx.event
-    def choose_day(self, iso: str):
-        self.day = iso
-        self.slot = ""
-        self.notice = ""
-        self._refresh()
-
-    @rx.event
-    def choose_slot(self, iso: str):
-        self.notice = self.error = ""
-        self.slot = iso
-        self._refresh()
-
-    @rx.event
-    def back_to_times(self):
-        self.slot = ""
-        self._refresh()
-
-    @rx.var
-    def slot_label(self) -> str:
-        if not self.slot:
-            return ""
-        local = dt.datetime.fromisoformat(self.slot).astimezone(ZoneInfo(self.timezone))
-        return f"{local:%A} {local.day} {local:%B %Y}, {local:%H:%M} ({self.timezone})"
-
-    @rx.event
-    def confirm(self, form: dict):
-        self.error = ""
-        if not self.slot:
-            self.error = "Please pick a time first."
-            return
-        try:
-            with session_scope() as s:
-                done = booking.book(
-                    s,
-                    slug=self._slug(),
-                    type_id=self.type_id,
-                    start=dt.datetime.fromisoformat(self.slot),
-                    name=form.get("name", ""),
-                    email=form.get("email", ""),
-                    note=form.get("note", ""),
-                    invitee_timezone=self.timezone,
-                )
-        except booking.SlotTaken as exc:
-            self.slot = ""
-            self.notice = str(exc)
-            offers.outdated(self._slug())  # the database knows better
-            self._refresh()
-            return
-        except UserError as exc:
-            self.error = str(exc)
-            self._refresh()
-            return
-        self.confirmed = True
-        self.confirmation = (
-            f"{done.type_name} with {done.coach_name} on {self.slot_label}. "
-            "A confirmation email is on its way."
-        )
-        self.slot = ""
-        self._refresh()
-
-
-live.register_applier("book", BookState, BookState._apply_live)
-
-
-def _type_picker() -> rx.Component:
-    return rx.vstack(
-        rx.text("Appointment type", weight="bold"),
-        rx.hstack(
-            rx.foreach(
-                BookState.types,
-                lambda t: rx.button(
-                    f"{t.name} ({t.duration} min)",
-                    variant=rx.cond(BookState.type_id == t.id, "solid", "outline"),
-                    on_click=BookState.choose_type(t.id.to_string()),
+def _type_card(t: TypeCard) -> rx.Component:
+    chosen = BookState.type_id == t.id
+    return rx.card(
+        rx.el.button(
+            rx.vstack(
+                rx.text(t.name, weight="bold", size="3"),
+                rx.text(f"{t.duration} min", size="2", color_scheme="gray"),
+                rx.cond(
+                    t.description != "",
+                    rx.text(t.description, size="2", text_align="left"),
                 ),
+                spacing="1",
+                align="start",
             ),
-            wrap="wrap",
+            type="button",
+            aria_pressed=rx.cond(chosen, "true", "false"),
+            on_click=BookState.choose_type(t.id),
+            class_name="type-card",
         ),
-        spacing="2",
+        as_child=True,
+        variant=rx.cond(chosen, "classic", "surface"),
+        style={
+            "text_align": "left",
+            "cursor": "pointer",
+            "width": "100%",
+            "outline": rx.cond(chosen, "2px solid var(--accent-9)", "none"),
+        },
     )
 
 
-def _zone_picker() -> rx.Component:
-    return rx.hstack(
-        rx.el.label("Your time zone", html_for="invitee-timezone"),
-        rx.el.select(
-            *[rx.el.option(z, value=z) for z in _TIMEZONES],
-            id="invitee-timezone",
-            value=BookState.timezone,
-            on_change=BookState.set_timezone,
-        ),
-        align="center",
-    )
-
-
-def _day_picker() -> rx.Component:
-    return rx.vstack(
-        rx.text("Day", weight="bold"),
-        rx.cond(
-            BookState.days.length() > 0,
-            rx.hstack(
-                rx.foreach(
-                    BookState.days,
-                    lambda d: rx.button(
-                        d.label,
-                        size="1",
-                        variant=rx.cond(BookState.day == d.iso, "solid", "soft"),
-                        on_click=BookState.choose_day(d.iso),
-                    ),
-                ),
-                wrap="wrap",
-            ),
-            rx.text("No open times at the moment.", id="no-slots"),
-        ),
-        spacing="2",
-    )
-
-
-def _slot_picker() -> rx.Component:
-    return rx.vstack(
-        rx.text("Time", weight="bold"),
-        rx.hstack(
-            rx.foreach(
-                BookState.slots,
-                lambda x: rx.button(
-                    x.label,
-                    variant="outline",
-                    class_name="slot",
-                    on_click=BookState.choose_slot(x.iso),
-                ),
-            ),
-            wrap="wrap",
-            id="slot-list",
-        ),
-        spacing="2",
-    )
-
-
-def _details_form() -> rx.Component:
-    return rx.form(
+def _types() -> rx.Component:
+    return rx.cond(
+        BookState.moving,
+        rx.fragment(),
         rx.vstack(
-            rx.heading(BookState.slot_label, size="4", id="chosen-slot"),
-            rx.el.label("Your name", html_for="invitee-name"),
-            rx.input(name="name", id="invitee-name", width="100%"),
-            rx.el.label("Your email", html_for="invitee-email"),
-            rx.input(name="email", id="invitee-email", type="email", width="100%"),
-            rx.el.label("Note for the coach (optional)", html_for="invitee-note"),
-            rx.text_area(name="note", id="invitee-note", width="100%"),
-            rx.hstack(
-                rx.button("Confirm booking", type="submit"),
-                rx.button(
-                    "Back",
-                    variant="soft",
-                    type="button",
-                    on_click=BookState.back_to_times,
-                ),
+            rx.heading("Choose a session", size="4", as_="h2"),
+            rx.grid(
+                rx.foreach(BookState.types, _type_card),
+                columns=rx.breakpoints(initial="1", sm="2", md="3"),
+                gap="0.75em",
+                width="100%",
             ),
             spacing="2",
             width="100%",
         ),
+    )
+
+
+def _zone_and_clock() -> rx.Component:
+    return rx.flex(
+        rx.form(
+            rx.vstack(
+                rx.el.label(
+                    "Time zone", html_for="invitee-timezone", font_weight="500"
+                ),
+                rx.el.input(
+                    id="invitee-timezone",
+                    name="zone",
+                    value=BookState.zone_text,
+                    on_change=BookState.type_zone,
+                    on_blur=BookState.leave_zone,
+                    list="zone-options",
+                    auto_complete="off",
+                    spell_check=False,
+                    aria_describedby="zone-hint",
+                    class_name="rt-reset",
+                    style={
+                        "width": "100%",
+                        "padding": "0.4em 0.6em",
+                        "border": "1px solid var(--gray-8)",
+                        "border_radius": "var(--radius-2)",
+                        "background": "var(--color-surface)",
+                        "color": "var(--gray-12)",
+                        "font_size": "var(--font-size-2)",
+                    },
+                ),
+                rx.el.datalist(
+                    *[rx.el.option(value=z) for z in timezone_names()],
+                    id="zone-options",
+                ),
+                rx.cond(
+                    BookState.zone_error != "",
+                    rx.text(
+                        BookState.zone_error, size="1", color_scheme="red", role="alert"
+                    ),
+                    rx.text(
+                        f"Times are shown in {BookState.zone_label}. Type to search.",
+                        size="1",
+                        id="zone-hint",
+                    ),
+                ),
+                spacing="1",
+                width="100%",
+            ),
+            on_submit=BookState.submit_zone,
+            reset_on_submit=False,
+            flex="1",
+            min_width="12em",
+        ),
+        rx.el.label(
+            rx.switch(
+                checked=BookState.hour12,
+                on_change=BookState.set_hour12,
+                id="hour12",
+            ),
+            "12-hour clock",
+            display="flex",
+            gap="0.5em",
+            align_items="center",
+            font_size="var(--font-size-2)",
+        ),
+        gap="1em",
+        align="end",
+        wrap="wrap",
+        width="100%",
+    )
+
+
+def _day_button(d: DayView) -> rx.Component:
+    chosen = BookState.day == d.iso
+    return key_button(
+        d.day,
+        id=f"day-{d.iso}",
+        type="button",
+        aria_label=d.label,
+        aria_disabled=rx.cond(d.open, "false", "true"),
+        aria_pressed=rx.cond(chosen, "true", "false"),
+        aria_current=rx.cond(d.today, "date", None),
+        tab_index=rx.cond(BookState.focus_day == d.iso, 0, -1),
+        on_click=BookState.choose_day(d.iso),
+        on_key_down=BookState.day_key,
+        class_name=rx.cond(d.open, "day open", "day"),
+        style={
+            "width": "2.5em",
+            "height": "2.5em",
+            "max_width": "100%",
+            "border_radius": "var(--radius-3)",
+            "border": rx.cond(
+                d.today, "1px solid var(--gray-9)", "1px solid transparent"
+            ),
+            "font_weight": rx.cond(d.open, "700", "400"),
+            "cursor": rx.cond(d.open, "pointer", "default"),
+            "background": rx.cond(
+                chosen,
+                "var(--accent-9)",
+                rx.cond(d.open, "var(--accent-3)", "transparent"),
+            ),
+            "color": rx.cond(
+                chosen,
+                "var(--accent-contrast)",
+                rx.cond(d.open, "var(--accent-12)", "var(--gray-11)"),
+            ),
+            "text_decoration": rx.cond(d.open, "none", "line-through"),
+            "&:focus-visible": {
+                "outline": "2px solid var(--accent-9)",
+                "outline_offset": "2px",
+            },
+        },
+    )
+
+
+def _month() -> rx.Component:
+    return rx.vstack(
+        rx.flex(
+            rx.icon_button(
+                rx.icon("chevron-left", aria_hidden="true"),
+                variant="soft",
+                aria_label="Previous month",
+                disabled=~BookState.has_prev_month,
+                on_click=BookState.shift_month(-1),
+            ),
+            rx.heading(BookState.month_label, size="4", as_="h2", id="month-title"),
+            rx.icon_button(
+                rx.icon("chevron-right", aria_hidden="true"),
+                variant="soft",
+                aria_label="Next month",
+                disabled=~BookState.has_next_month,
+                on_click=BookState.shift_month(1),
+            ),
+            justify="between",
+            align="center",
+            width="100%",
+        ),
+        rx.el.table(
+            rx.el.thead(
+                rx.el.tr(
+                    *[
+                        rx.el.th(name[:2], abbr=name, scope="col", font_size="0.8em")
+                        for name in DAYS
+                    ]
+                )
+            ),
+            rx.el.tbody(
+                rx.foreach(
+                    BookState.weeks,
+                    lambda week: rx.el.tr(
+                        rx.foreach(
+                            week,
+                            lambda d: rx.el.td(
+                                rx.cond(d.in_month, _day_button(d)),
+                                text_align="center",
+                                padding="2px",
+                            ),
+                        )
+                    ),
+                )
+            ),
+            role="grid",
+            aria_labelledby="month-title",
+            class_name="month-grid",
+            width="100%",
+            style={"border_collapse": "collapse", "table_layout": "fixed"},
+        ),
+        rx.script(_NO_SCROLL),
+        spacing="2",
+        width="100%",
+    )
+
+
+def _slot_button(x: SlotOption) -> rx.Component:
+    return rx.button(
+        x.label,
+        variant="outline",
+        size="3",
+        width="100%",
+        class_name="slot",
+        on_click=BookState.choose_slot(x.iso),
+    )
+
+
+def _slots() -> rx.Component:
+    return rx.vstack(
+        rx.heading(
+            rx.cond(BookState.day_label != "", BookState.day_label, "Times"),
+            size="4",
+            as_="h2",
+        ),
+        rx.cond(
+            BookState.slots.length() > 0,
+            rx.vstack(
+                rx.foreach(BookState.slots, _slot_button),
+                spacing="2",
+                width="100%",
+                id="slot-list",
+            ),
+            rx.text(
+                rx.cond(
+                    BookState.day != "",
+                    "No open times on this day.",
+                    "No open times at the moment.",
+                ),
+                id="no-slots",
+            ),
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _pick_step() -> rx.Component:
+    return rx.vstack(
+        _types(),
+        _zone_and_clock(),
+        rx.grid(
+            _month(),
+            _slots(),
+            columns=rx.breakpoints(initial="1", sm="minmax(0, 3fr) minmax(0, 2fr)"),
+            gap="2em",
+            width="100%",
+        ),
+        spacing="5",
+        width="100%",
+    )
+
+
+def _summary_line(label: str, value: rx.Var | str) -> rx.Component:
+    return rx.text(rx.text.strong(f"{label}: "), value, size="3")
+
+
+def _details_step() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.heading(
+                rx.cond(BookState.moving, "Move your appointment", "Your details"),
+                size="5",
+                as_="h2",
+            ),
+            rx.cond(
+                BookState.moving,
+                rx.vstack(
+                    _summary_line("Now", BookState.moving_from),
+                    _summary_line("New time", BookState.slot_label),
+                    spacing="1",
+                ),
+                rx.vstack(
+                    rx.text(BookState.slot_label, weight="bold", id="chosen-slot"),
+                    rx.el.label(
+                        "Your name", html_for="invitee-name", font_weight="500"
+                    ),
+                    rx.input(
+                        name="name",
+                        id="invitee-name",
+                        width="100%",
+                        auto_complete="name",
+                        auto_focus=True,
+                        required=True,
+                    ),
+                    rx.el.label(
+                        "Your email", html_for="invitee-email", font_weight="500"
+                    ),
+                    rx.input(
+                        name="email",
+                        id="invitee-email",
+                        type="email",
+                        width="100%",
+                        auto_complete="email",
+                        required=True,
+                    ),
+                    rx.el.label(
+                        "Note for the coach (optional)",
+                        html_for="invitee-note",
+                        font_weight="500",
+                    ),
+                    rx.text_area(name="note", id="invitee-note", width="100%"),
+                    spacing="2",
+                    width="100%",
+                ),
+            ),
+            error_callout(BookState.error),
+            rx.flex(
+                rx.button(
+                    rx.cond(BookState.moving, "Move appointment", "Confirm booking"),
+                    type="submit",
+                    size="3",
+                    auto_focus=BookState.moving,
+                ),
+                rx.button(
+                    "Back",
+                    variant="soft",
+                    type="button",
+                    size="3",
+                    on_click=BookState.back,
+                ),
+                gap="0.75em",
+                wrap="wrap",
+            ),
+            spacing="3",
+            width="100%",
+            max_width="32em",
+        ),
         on_submit=BookState.confirm,
         reset_on_submit=False,
+        width="100%",
+    )
+
+
+def _done_step() -> rx.Component:
+    return rx.vstack(
+        rx.heading(
+            rx.cond(BookState.moving, "Your appointment has moved", "You are booked"),
+            size="6",
+            as_="h2",
+            id="done-heading",
+            tab_index=-1,
+        ),
+        rx.vstack(
+            rx.text(BookState.done_title, weight="bold", size="4"),
+            rx.text(BookState.done_when, size="3"),
+            rx.text("A confirmation email is on its way.", size="2"),
+            spacing="1",
+            id="confirmation",
+            role="status",
+        ),
+        rx.heading("Add to calendar", size="3", as_="h3"),
+        rx.flex(
+            rx.button(
+                rx.icon("download", size=16, aria_hidden="true"),
+                "Download .ics file",
+                variant="outline",
+                on_click=BookState.download_ics,
+            ),
+            rx.button(
+                rx.link(
+                    "Google Calendar",
+                    href=BookState.google_url,
+                    is_external=True,
+                    id="google-calendar-link",
+                ),
+                variant="outline",
+                as_child=True,
+            ),
+            gap="0.75em",
+            wrap="wrap",
+        ),
+        rx.text(
+            "Need to change it? ",
+            rx.link(
+                "Reschedule or cancel", href=BookState.manage_url, id="manage-link"
+            ),
+            " (this link is also in your email).",
+            size="2",
+        ),
+        rx.button("Book another time", variant="soft", on_click=BookState.book_another),
+        spacing="3",
+        width="100%",
+        align="start",
     )
 
 
 @public_page("/book/[booking_slug]", "Book", on_load=[BookState.load])
 def book_page() -> rx.Component:
-    return rx.center(
-        rx.card(
-            rx.cond(
-                BookState.found,
-                rx.vstack(
-                    rx.heading(f"Book a session with {BookState.coach_name}", size="6"),
+    return rx.box(
+        rx.cond(
+            BookState.found,
+            rx.vstack(
+                rx.heading(
                     rx.cond(
-                        BookState.confirmed,
-                        rx.callout(
-                            BookState.confirmation,
-                            icon="check",
-                            color_scheme="green",
-                            role="status",
-                            id="confirmation",
-                        ),
+                        BookState.moving,
+                        f"Reschedule your session with {BookState.coach_name}",
+                        f"Book a session with {BookState.coach_name}",
                     ),
-                    error_callout(BookState.error),
-                    rx.cond(
-                        BookState.notice != "",
-                        rx.callout(
-                            BookState.notice,
-                            icon="info",
-                            color_scheme="amber",
-                            role="alert",
-                        ),
-                    ),
-                    _zone_picker(),
-                    _type_picker(),
-                    rx.cond(
-                        BookState.slot != "",
-                        _details_form(),
-                        rx.vstack(_day_picker(), _slot_picker(), spacing="4"),
-                    ),
-                    spacing="4",
-                    width="100%",
+                    size="7",
+                    as_="h1",
                 ),
-                rx.vstack(
-                    rx.heading("Booking page not found", size="6"),
-                    rx.text(BookState.error),
+                rx.cond(
+                    BookState.notice != "",
+                    rx.callout(
+                        BookState.notice,
+                        icon="info",
+                        color_scheme="amber",
+                        role="alert",
+                        width="100%",
+                    ),
                 ),
+                rx.match(
+                    BookState.step,
+                    ("details", _details_step()),
+                    ("done", _done_step()),
+                    _pick_step(),
+                ),
+                spacing="5",
+                width="100%",
             ),
-            width="100%",
-            max_width="760px",
-            on_mount=rx.call_script(
-                "Intl.DateTimeFormat().resolvedOptions().timeZone",
-                callback=BookState.set_timezone,
+            rx.vstack(
+                rx.heading("This link does not work", size="6", as_="h1"),
+                rx.text(BookState.error, id="link-error"),
             ),
         ),
-        padding="2em 1em",
+        on_mount=rx.call_script(_DETECT, callback=BookState.detect),
+        width="100%",
+        max_width="1000px",
+        margin_x="auto",
+        padding=rx.breakpoints(initial="1.25em 1em", sm="2em 1.5em"),
     )

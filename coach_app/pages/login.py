@@ -9,7 +9,7 @@ from coach_app.components.layout import public_page
 from coach_app.db import session_scope
 from coach_app.services import auth
 from coach_app.services.errors import UserError
-from coach_app.state import AuthState
+from coach_app.state import AuthState, start_session
 
 
 class LoginState(AuthState):
@@ -19,13 +19,17 @@ class LoginState(AuthState):
     def submit(self, form: dict):
         try:
             with session_scope() as s:
-                token = auth.log_in(s, form.get("email", ""), form.get("password", ""))
+                ticket = auth.log_in(
+                    s,
+                    form.get("email", ""),
+                    form.get("password", ""),
+                    self.router.session.client_ip,
+                )
         except UserError as exc:
             self.error = str(exc)
             return
         self.error = ""
-        self.session_token = token
-        return rx.redirect("/")
+        return start_session(ticket)
 
 
 @public_page("/login", "Log in", on_load=[AuthState.redirect_if_logged_in])

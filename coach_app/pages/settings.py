@@ -128,13 +128,15 @@ def profile_tab() -> rx.Component:
 )
 def settings_page() -> rx.Component:
     return rx.vstack(
-        rx.heading("My Settings", size="7"),
+        rx.heading("My Settings", size="7", as_="h1"),
         rx.tabs.root(
             rx.tabs.list(
                 rx.tabs.trigger("Profile", value="profile"),
                 rx.tabs.trigger("Working hours", value="hours"),
                 rx.tabs.trigger("Appointment types", value="types"),
                 rx.tabs.trigger("Integrations", value="integrations"),
+                wrap="wrap",
+                style={"flex_wrap": "wrap", "overflow": "visible"},
             ),
             rx.tabs.content(rx.box(profile_tab(), padding_top="1em"), value="profile"),
             rx.tabs.content(rx.box(hours_tab(), padding_top="1em"), value="hours"),

@@ -122,53 +122,80 @@ def hours_tab() -> rx.Component:
             "Periods like 09:00-12:00, 13:00-17:00 in your own time zone; "
             "leave a day empty for a day off.",
             size="2",
-            color_scheme="gray",
         ),
         rx.form(
             rx.vstack(
                 rx.foreach(
                     HoursState.week,
-                    lambda d: rx.hstack(
-                        rx.el.label(d.name, html_for=f"day{d.weekday}", width="110px"),
+                    lambda d: rx.flex(
+                        rx.el.label(
+                            d.name,
+                            html_for=f"day{d.weekday}",
+                            width="7em",
+                            flex_shrink="0",
+                        ),
                         rx.input(
                             name=f"day{d.weekday}",
                             id=f"day{d.weekday}",
                             default_value=d.periods,
-                            width="260px",
+                            flex="1",
+                            max_width="260px",
+                            min_width="0",
                         ),
                         align="center",
+                        gap="0.5em",
+                        width="100%",
                     ),
                 ),
                 rx.button("Save weekly hours", type="submit"),
                 spacing="2",
+                width="100%",
             ),
             key=HoursState.form_key,
             on_submit=HoursState.save_week,
             reset_on_submit=False,
         ),
-        rx.heading("Exceptions for one date", size="4"),
+        rx.heading("Exceptions for one date", size="4", as_="h2"),
         rx.foreach(
             HoursState.overrides,
-            lambda o: rx.hstack(
+            lambda o: rx.flex(
                 rx.text(f"{o.day}: {o.periods}"),
                 rx.button(
                     "Remove",
                     size="1",
                     variant="soft",
+                    aria_label=f"Remove the exception on {o.day}",
                     on_click=HoursState.remove_override(o.day),
                 ),
                 align="center",
+                gap="0.75em",
+                wrap="wrap",
             ),
         ),
         rx.form(
-            rx.hstack(
-                rx.input(name="day", type="date", id="override-day"),
-                rx.input(
-                    name="periods",
-                    id="override-periods",
-                    placeholder="empty = day off",
+            rx.flex(
+                rx.vstack(
+                    rx.el.label("Date", html_for="override-day", font_size="0.9em"),
+                    rx.input(name="day", type="date", id="override-day"),
+                    spacing="1",
+                ),
+                rx.vstack(
+                    rx.el.label(
+                        "Periods (empty = day off)",
+                        html_for="override-periods",
+                        font_size="0.9em",
+                    ),
+                    rx.input(
+                        name="periods",
+                        id="override-periods",
+                        placeholder="09:00-12:00",
+                    ),
+                    spacing="1",
                 ),
                 rx.button("Add exception", type="submit"),
+                gap="0.75em",
+                align="end",
+                wrap="wrap",
             ),
             on_submit=HoursState.save_override,
             reset_on_submit=True,

@@ -15,6 +15,7 @@ from coach_app.state import AuthState
 class TypeRow(BaseModel):
     id: int
     name: str
+    description: str
     duration_min: int
     slot_interval_min: int
     buffer_before_min: int
@@ -36,7 +37,10 @@ _NUMBER_FIELDS = (
 
 
 def _parse(form: dict) -> types.TypeInput:
-    values: dict = {"name": str(form.get("name", ""))}
+    values: dict = {
+        "name": str(form.get("name", "")),
+        "description": str(form.get("description", "")),
+    }
     try:
         for key in _NUMBER_FIELDS:
             values[key] = int(str(form.get(key, "")).strip())
@@ -132,9 +136,28 @@ def _type_form() -> rx.Component:
     return rx.form(
         rx.vstack(
             rx.heading(
-                rx.cond(e, "Edit appointment type", "New appointment type"), size="4"
+                rx.cond(e, "Edit appointment type", "New appointment type"),
+                size="4",
+                as_="h2",
             ),
             field("Name", "name", id="type-name", default_value=rx.cond(e, e.name, "")),
+            rx.vstack(
+                rx.el.label(
+                    "Description (shown on your booking page)",
+                    html_for="type-description",
+                    font_size="0.9em",
+                    font_weight="500",
+                ),
+                rx.text_area(
+                    name="description",
+                    id="type-description",
+                    default_value=rx.cond(e, e.description, ""),
+                    max_length=1000,
+                    width="100%",
+                ),
+                spacing="1",
+                width="100%",
+            ),
             rx.grid(
                 _num("Duration (min)", "duration_min", rx.cond(e, e.duration_min, 60)),
                 _num(
@@ -168,7 +191,7 @@ def _type_form() -> rx.Component:
                     "horizon_days",
                     rx.cond(e, e.horizon_days, 60),
                 ),
-                columns="3",
+                columns=rx.breakpoints(initial="1", xs="2", md="3"),
                 spacing="3",
                 width="100%",
             ),
@@ -194,27 +217,42 @@ def _type_form() -> rx.Component:
 
 
 def _row(row: TypeRow) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(row.name),
-        rx.table.cell(f"{row.duration_min} min"),
-        rx.table.cell(f"{row.buffer_before_min} / {row.buffer_after_min} min"),
-        rx.table.cell(rx.cond(row.active, "Offered", "Archived")),
-        rx.table.cell(
-            rx.hstack(
-                rx.button(
-                    "Edit",
-                    size="1",
-                    variant="soft",
-                    on_click=TypesState.start_edit(row.id),
-                ),
-                rx.button(
-                    rx.cond(row.active, "Archive", "Offer again"),
-                    size="1",
-                    variant="outline",
-                    on_click=TypesState.set_active(row.id, ~row.active),
-                ),
-            )
+    return rx.flex(
+        rx.vstack(
+            rx.text(row.name, weight="bold"),
+            rx.text(
+                f"{row.duration_min} min · buffers {row.buffer_before_min} / "
+                f"{row.buffer_after_min} min · ",
+                rx.cond(row.active, "Offered", "Archived"),
+                size="2",
+            ),
+            spacing="0",
+            flex="1",
+            min_width="12em",
         ),
+        rx.flex(
+            rx.button(
+                "Edit",
+                size="1",
+                variant="soft",
+                aria_label=f"Edit {row.name}",
+                on_click=TypesState.start_edit(row.id),
+            ),
+            rx.button(
+                rx.cond(row.active, "Archive", "Offer again"),
+                size="1",
+                variant="outline",
+                on_click=TypesState.set_active(row.id, ~row.active),
+            ),
+            gap="0.5em",
+        ),
+        align="center",
+        gap="0.75em",
+        wrap="wrap",
+        width="100%",
+        padding_y="0.5em",
+        border_bottom="1px solid var(--gray-4)",
+        class_name="type-row",
     )
 
 
@@ -224,19 +262,7 @@ def types_tab() -> rx.Component:
         success_callout(TypesState.saved),
         rx.cond(
             TypesState.rows.length() > 0,
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        rx.table.column_header_cell("Type"),
-                        rx.table.column_header_cell("Duration"),
-                        rx.table.column_header_cell("Buffers"),
-                        rx.table.column_header_cell("Status"),
-                        rx.table.column_header_cell(""),
-                    )
-                ),
-                rx.table.body(rx.foreach(TypesState.rows, _row)),
-                width="100%",
-            ),
+            rx.vstack(rx.foreach(TypesState.rows, _row), spacing="0", width="100%"),
             rx.text("No appointment types yet: add one so invitees can book."),
         ),
         _type_form(),

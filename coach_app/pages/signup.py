@@ -10,7 +10,7 @@ from coach_app.db import session_scope
 from coach_app.services import auth
 from coach_app.services.errors import UserError
 from coach_app.services.validation import check_timezone
-from coach_app.state import AuthState
+from coach_app.state import AuthState, start_session
 
 
 class SignupState(AuthState):
@@ -37,13 +37,12 @@ class SignupState(AuthState):
                     self.browser_timezone,
                 )
                 assert coach.id is not None
-                token = auth.open_session(s, coach.id)
+                ticket = auth.hand_over(s, coach.id)
         except UserError as exc:
             self.error = str(exc)
             return
         self.error = ""
-        self.session_token = token
-        return rx.redirect("/")
+        return start_session(ticket)
 
 
 @public_page("/signup", "Sign up", on_load=[AuthState.redirect_if_logged_in])

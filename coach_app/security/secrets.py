@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-__all__ = ["InvalidToken", "decrypt", "encrypt", "reset_keys"]
+__all__ = ["InvalidToken", "decrypt", "encrypt", "key_material", "reset_keys"]
 
 
 def _key_file() -> Path:
@@ -64,16 +64,24 @@ def _load_or_create_key_file(path: Path) -> bytes:
 
 
 @lru_cache(maxsize=1)
-def _fernet() -> MultiFernet:
+def key_material() -> tuple[bytes, ...]:
+    """The server's keys, newest first; other secrets (link signatures) are
+    derived from them, so one rotation covers everything."""
     env = os.environ.get("COACH_APP_SECRET_KEYS", "").strip()
     keys = [k.strip().encode() for k in env.split(",") if k.strip()]
     if not keys:
         keys = [_load_or_create_key_file(_key_file())]
-    return MultiFernet([Fernet(k) for k in keys])
+    return tuple(keys)
+
+
+@lru_cache(maxsize=1)
+def _fernet() -> MultiFernet:
+    return MultiFernet([Fernet(k) for k in key_material()])
 
 
 def reset_keys() -> None:
     """Forget cached keys (tests and key rotation)."""
+    key_material.cache_clear()
     _fernet.cache_clear()
 
 

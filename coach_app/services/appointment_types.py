@@ -21,6 +21,7 @@ class TypeInput:
     min_notice_min: int = 240
     max_per_day: int | None = None
     horizon_days: int = 60
+    description: str = ""
 
 
 def _check(data: TypeInput) -> TypeInput:
@@ -39,7 +40,12 @@ def _check(data: TypeInput) -> TypeInput:
         raise UserError("The daily maximum must be between 1 and 100, or empty.")
     if not 1 <= data.horizon_days <= 730:
         raise UserError("Bookings may be offered from 1 to 730 days ahead.")
-    return TypeInput(**{**data.__dict__, "name": name[:120]})
+    description = (data.description or "").strip()
+    if len(description) > 1000:
+        raise UserError("Please keep the description under 1,000 characters.")
+    return TypeInput(
+        **{**data.__dict__, "name": name[:120], "description": description}
+    )
 
 
 def owned_type(session: Session, coach_id: int, type_id: int) -> AppointmentType:

@@ -1,4 +1,12 @@
-"""Sign-up, log-in, sessions and log-out for coaches."""
+"""Sign-up, log-in, sessions and log-out for coaches.
+
+A successful log-in (or sign-up) does not hand the browser a session token
+over the websocket: it yields a one-time *hand-over ticket* (60 s, one use,
+stored as its SHA-256). The page posts it to the backend endpoint
+``POST /auth/session`` (``coach_app.session_http``), which trades it for a
+new session and sets the session cookie itself, HttpOnly — so no script in
+the page, ours or injected, ever sees a session token.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +17,9 @@ import secrets
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from coach_app.models import Coach, LoginSession, utcnow
+from coach_app.models import Coach, LoginHandover, LoginSession, utcnow
 from coach_app.security.passwords import hash_password, verify_password
-from coach_app.services import schedule
+from coach_app.services import schedule, throttle
 from coach_app.services.appointment_types import TypeInput, create_type
 from coach_app.services.errors import UserError
 from coach_app.services.validation import (
@@ -21,6 +29,7 @@ from coach_app.services.validation import (
 )
 
 SESSION_DAYS = 30
+HANDOVER_SECONDS = 60
 MIN_PASSWORD = 8
 WRONG_LOGIN = "That email and password do not match an account."
 
@@ -83,17 +92,71 @@ def sign_up(
     return coach
 
 
-def log_in(session: Session, email: str, password: str) -> str:
-    """Check the credentials and open a session; returns the session token."""
+def log_in(
+    session: Session,
+    email: str,
+    password: str,
+    client_address: str | None = None,
+    now: dt.datetime | None = None,
+) -> str:
+    """Check the credentials; returns a hand-over ticket for the session.
+
+    Throttled per account and per ``client_address`` (``services.throttle``):
+    ``Throttled`` (a ``UserError``) while either must wait. A failure is
+    committed before ``UserError`` is raised, so it counts although the
+    caller's transaction ends in an error.
+    """
+    now = now or utcnow()
+    throttle.check_login(session, email, client_address, now)
     try:
-        email = normalize_email(email)
+        coach = session.exec(
+            select(Coach).where(Coach.email == normalize_email(email))
+        ).first()
     except UserError:
-        raise UserError(WRONG_LOGIN) from None
-    coach = session.exec(select(Coach).where(Coach.email == email)).first()
+        coach = None  # not an email: checked like an unknown one
     if not verify_password(coach.password_hash if coach else None, password or ""):
+        throttle.login_failed(session, email, client_address, now)
+        session.commit()
         raise UserError(WRONG_LOGIN)
     assert coach is not None and coach.id is not None
-    return open_session(session, coach.id)
+    throttle.login_succeeded(session, email)
+    return hand_over(session, coach.id, now)
+
+
+def hand_over(session: Session, coach_id: int, now: dt.datetime | None = None) -> str:
+    """A one-time ticket the browser trades for a session (``redeem``)."""
+    ticket = secrets.token_urlsafe(32)
+    now = now or utcnow()
+    session.exec(sa.delete(LoginHandover).where(LoginHandover.expires_at <= now))  # type: ignore[arg-type]
+    session.add(
+        LoginHandover(
+            coach_id=coach_id,
+            ticket_hash=_token_hash(ticket),
+            expires_at=now + dt.timedelta(seconds=HANDOVER_SECONDS),
+        )
+    )
+    session.flush()
+    return ticket
+
+
+def redeem(
+    session: Session, ticket: str | None, now: dt.datetime | None = None
+) -> str | None:
+    """Trade a hand-over ticket, once and in time, for a new session token."""
+    if not ticket:
+        return None
+    row = session.exec(
+        select(LoginHandover)
+        .where(LoginHandover.ticket_hash == _token_hash(ticket))
+        .with_for_update()
+    ).first()
+    if row is None:
+        return None
+    session.delete(row)
+    session.flush()
+    if row.expires_at <= (now or utcnow()):
+        return None
+    return open_session(session, row.coach_id)
 
 
 def open_session(session: Session, coach_id: int) -> str:

@@ -31,7 +31,7 @@ from coach_app.models import (
     utcnow,
 )
 from coach_app.notify import appointment_mail
-from coach_app.services import availability
+from coach_app.services import availability, throttle
 from coach_app.services.errors import Forbidden, UserError
 from coach_app.services.validation import normalize_email
 
@@ -141,6 +141,19 @@ def _overlapping_appointments(
     )
 
 
+def admit(
+    session: Session,
+    slug: str,
+    client_address: str | None,
+    now: dt.datetime | None = None,
+) -> None:
+    """Count a booking attempt against floods (``throttle.admit_booking``);
+    call in its own transaction before ``book``, so refused bookings count."""
+    coach = coach_by_slug(session, slug)
+    assert coach.id is not None
+    throttle.admit_booking(session, coach.id, client_address, now or utcnow())
+
+
 def book(
     session: Session,
     *,
@@ -151,6 +164,7 @@ def book(
     email: str,
     note: str = "",
     invitee_timezone: str | None = None,
+    base_url: str = "",
     now: dt.datetime | None = None,
 ) -> Booking:
     """An invitee books `start`; raises `SlotTaken` if it is no longer open."""
@@ -184,7 +198,13 @@ def book(
     )
     appointments.queue_push(session, appointment, "upsert")
     appointment_mail.booked(
-        session, coach, client, appt_type, appointment, invitee_timezone
+        session,
+        coach,
+        client,
+        appt_type,
+        appointment,
+        invitee_timezone,
+        base_url=base_url,
     )
     return Booking(
         appointment.id, coach.id, start, end, coach.display_name, appt_type.name
@@ -224,6 +244,7 @@ def create_by_coach(
     client_email: str,
     note: str = "",
     allow_conflict: bool = False,
+    base_url: str = "",
     now: dt.datetime | None = None,
 ) -> Appointment:
     """The coach books a client. Overlapping another appointment is refused;
@@ -263,7 +284,14 @@ def create_by_coach(
     )
     appointments.queue_push(session, appointment, "upsert")
     appointment_mail.booked(
-        session, coach, client, appt_type, appointment, None, by_coach=True
+        session,
+        coach,
+        client,
+        appt_type,
+        appointment,
+        None,
+        by_coach=True,
+        base_url=base_url,
     )
     return appointment
 
@@ -275,6 +303,7 @@ def reschedule(
     new_start: dt.datetime,
     *,
     allow_conflict: bool = False,
+    base_url: str = "",
     now: dt.datetime | None = None,
 ) -> Appointment:
     now = now or utcnow()
@@ -293,13 +322,26 @@ def reschedule(
     titles = _external_conflicts(session, coach_id, new_start, new_end)
     if titles and not allow_conflict:
         raise ConflictWarning(titles)
-    old_start, old_end = appointment.start, appointment.end
+    old_start, old_end = _move(session, appointment, new_start, new_end)
+    appointment_mail.rescheduled(
+        session, coach, appointment, old_start, old_end, base_url=base_url
+    )
+    return appointment
+
+
+def _move(
+    session: Session,
+    appointment: Appointment,
+    new_start: dt.datetime,
+    new_end: dt.datetime,
+) -> tuple[dt.datetime, dt.datetime]:
+    """Store the new time and queue the push calendar's update; returns the old."""
+    old = appointment.start, appointment.end
     appointment.start, appointment.end = new_start, new_end
     appointment.version += 1
     _store(session, appointment)
     appointments.queue_push(session, appointment, "upsert")
-    appointment_mail.rescheduled(session, coach, appointment, old_start, old_end)
-    return appointment
+    return old
 
 
 def cancel(
@@ -308,8 +350,90 @@ def cancel(
     appointment_id: int,
     *,
     notify_client: bool = True,
+    base_url: str = "",
 ) -> Appointment:
     coach = appointments.lock_coach(session, coach_id)
     appointment = _owned(session, coach_id, appointment_id)
-    appointments.cancel(session, coach, appointment, notify_client=notify_client)
+    appointments.cancel(
+        session, coach, appointment, notify_client=notify_client, base_url=base_url
+    )
+    return appointment
+
+
+# -- The invitee's own changes, through the manage link (services.manage) -----
+
+
+def _client_changeable(
+    session: Session, appointment_id: int, now: dt.datetime
+) -> tuple[Coach, Appointment]:
+    row = session.get(Appointment, appointment_id)
+    if row is None:
+        raise Forbidden()
+    coach = appointments.lock_coach(session, row.coach_id)
+    session.refresh(row)
+    if row.status != "confirmed":
+        raise UserError("This appointment was cancelled, so it cannot be changed.")
+    if row.start <= now:
+        raise UserError(
+            "This appointment has already started, so it cannot be changed."
+        )
+    return coach, row
+
+
+def cancel_by_client(
+    session: Session,
+    appointment_id: int,
+    *,
+    base_url: str = "",
+    now: dt.datetime | None = None,
+) -> Appointment:
+    """The invitee cancels: the slot reopens, the push calendar drops the
+    event, the invitee gets the cancellation and the coach is told."""
+    coach, appointment = _client_changeable(session, appointment_id, now or utcnow())
+    cancel(session, coach.id, appointment_id, notify_client=False)  # type: ignore[arg-type]
+    appointment_mail.cancelled(
+        session, coach, appointment, base_url=base_url, by_client=True
+    )
+    return appointment
+
+
+def reschedule_by_client(
+    session: Session,
+    appointment_id: int,
+    new_start: dt.datetime,
+    *,
+    base_url: str = "",
+    now: dt.datetime | None = None,
+) -> Appointment:
+    """The invitee moves to another open slot of the same type (working hours,
+    notice, buffers and busy time all apply, as when booking); raises
+    `SlotTaken` when the time is no longer open."""
+    now = now or utcnow()
+    new_start = _aware(new_start)
+    coach, appointment = _client_changeable(session, appointment_id, now)
+    appt_type = (
+        session.get(AppointmentType, appointment.appointment_type_id)
+        if appointment.appointment_type_id
+        else None
+    )
+    if appt_type is None:
+        raise UserError(
+            "This appointment cannot be moved here; please contact your coach."
+        )
+    new_end = new_start + (appointment.end - appointment.start)
+    open_now = availability.slots(
+        session, coach, appt_type, now, new_start - dt.timedelta(minutes=1), new_end
+    )
+    if new_start not in open_now:
+        raise SlotTaken()
+    old_start, old_end = _move(session, appointment, new_start, new_end)
+    appointment_mail.rescheduled(
+        session,
+        coach,
+        appointment,
+        old_start,
+        old_end,
+        base_url=base_url,
+        by_client=True,
+    )
     return appointment

@@ -74,6 +74,7 @@ class OfferedType:
     name: str
     duration: int
     rules: AppointmentRules
+    description: str = ""
 
 
 @dataclass(eq=False)
@@ -103,6 +104,10 @@ class Offer:
     def type_options(self) -> list[tuple[int, str, int]]:
         """(id, name, duration in minutes) of every offered type, in order."""
         return [(t.id, t.name, t.duration) for t in self.types]
+
+    @property
+    def descriptions(self) -> dict[int, str]:
+        return {t.id: t.description for t in self.types}
 
     def covers(self, now: dt.datetime) -> bool:
         return (
@@ -178,7 +183,7 @@ SELECT c.display_name, c.slug, c.timezone,
      FROM date_override WHERE coach_id = c.id AND day >= ?),
   (SELECT json_group_array(json_array(id, name, duration_min, slot_interval_min,
             buffer_before_min, buffer_after_min, min_notice_min, max_per_day,
-            horizon_days))
+            horizon_days, description))
      FROM appointment_type WHERE coach_id = c.id AND active = 1)
 FROM coach c WHERE c.id = ?
 """
@@ -190,7 +195,7 @@ SELECT c.display_name, c.slug, c.timezone,
      FROM date_override WHERE coach_id = c.id AND day >= %s),
   (SELECT json_agg(json_build_array(id, name, duration_min, slot_interval_min,
             buffer_before_min, buffer_after_min, min_notice_min, max_per_day,
-            horizon_days))
+            horizon_days, description))
      FROM appointment_type WHERE coach_id = c.id AND active)
 FROM coach c WHERE c.id = %s
 """
@@ -318,7 +323,7 @@ def _merge_by_end(starts: list, ends: list) -> list[tuple]:
 
 
 def _offered(row: list) -> OfferedType:
-    tid, name, duration, step, before, after, notice, max_per_day, horizon = row
+    (tid, name, duration, step, before, after, notice, max_per_day, horizon) = row[:9]
     return OfferedType(
         tid,
         name,
@@ -332,6 +337,7 @@ def _offered(row: list) -> OfferedType:
             max_per_day=max_per_day,
             horizon_days=horizon,
         ),
+        row[9] or "",
     )
 
 

@@ -15,9 +15,14 @@ Steps (network first, then one short write transaction):
    without any) plus ``HORIZON_MARGIN`` (3 days: the slot search reaches 2
    days past the horizon, and the window must still cover it 24 h later).
 2. Expand each changed event (outside the transaction: parsing is CPU work)
-   in the coach's zone. ``MalformedEvent`` skips that one entry, which is
-   remembered in ``SyncCursor.skipped`` and reported on the connection until
-   it changes or goes.
+   in the coach's zone. An entry that cannot be read (``MalformedEvent``, or
+   any other failure while expanding it) is skipped, remembered in
+   ``SyncCursor.skipped`` and reported on the connection, by name, until it
+   changes or goes; the rest syncs. A series repeating within a day
+   (``FREQ=SECONDLY`` …) is not expanded instance by instance but condensed
+   into merged busy blocks (``calendars.dense``): a few rows whose
+   ``occurrence`` starts with ``~``, the same slots blocked, and a notice to
+   the coach the first time it is seen (or after it changes).
 3. In one transaction: replace each changed event's rows (one per
    occurrence, cancelled occurrences dropped), delete the deleted ones,
    hand events carrying our key and deleted ids to ``reconcile.handle``, and
@@ -55,12 +60,14 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from coach_app.calendars.base import CalendarProvider, ChangeSet, RemoteEvent
+from coach_app.calendars.dense import Block
 from coach_app.calendars.errors import CursorInvalid, MalformedEvent
-from coach_app.calendars.ical import Occurrence, expand
+from coach_app.calendars.ical import BusyTime, CondensedSeries, Occurrence, busy_time
 from coach_app.calendars.sync_helpers import WipeRefused, reconcile
 from coach_app.db import session_scope
 from coach_app.models import (
     CalendarConnection,
+    CoachNotice,
     ExternalEvent,
     PushedEvent,
     SubCalendar,
@@ -76,6 +83,7 @@ WIPE_CONFIRM_AFTER = dt.timedelta(hours=1)
 PAST_WINDOW = dt.timedelta(days=1)
 HORIZON_MARGIN = dt.timedelta(days=3)
 _CHUNK = 500  # ids per IN (...) list
+BLOCK_PREFIX = "~"  # ExternalEvent.occurrence of a condensed series' block
 
 
 @dataclass
@@ -91,9 +99,7 @@ class PullOutcome:
 
 @dataclass
 class _Prepared:
-    expanded: dict[str, tuple[RemoteEvent, list[Occurrence]]] = field(
-        default_factory=dict
-    )
+    expanded: dict[str, tuple[RemoteEvent, BusyTime]] = field(default_factory=dict)
     malformed: dict[str, str] = field(default_factory=dict)
     ours: list[RemoteEvent] = field(default_factory=list)
 
@@ -166,7 +172,7 @@ def _prepare(
         if not stores:
             continue
         try:
-            occurrences = expand(
+            found = busy_time(
                 event.raw, start, end, snap.coach_timezone, snap.attendee_email
             )
         except MalformedEvent as exc:
@@ -174,7 +180,12 @@ def _prepare(
             prepared.malformed[event.id] = label
             log.warning("skipped unreadable event %s: %s", event.id, exc)
             continue
-        prepared.expanded[event.id] = (event, occurrences)
+        except Exception:
+            # Whatever one entry does to the parser, the others still sync.
+            prepared.malformed[event.id] = event.summary or event.uid or event.id
+            log.exception("skipped event %s: expanding it failed", event.id)
+            continue
+        prepared.expanded[event.id] = (event, found)
     return prepared
 
 
@@ -237,8 +248,10 @@ def apply_changes(
         cursor_row.empty_since = None
 
         if stores_now:
+            seen_before = _condensed_versions(session, sub.id, prepared.expanded)
             _delete_rows(session, sub.id, list(prepared.expanded))
             _add_rows(session, snap, sub.id, prepared.expanded, now)
+            _notify_condensed(session, snap, sub, prepared.expanded, seen_before, now)
             for remote_id in prepared.expanded:
                 skipped.pop(remote_id, None)
             skipped.update(prepared.malformed)
@@ -312,29 +325,37 @@ def _add_rows(
     session: Session,
     snap: ConnectionSnapshot,
     sub_id: int,
-    expanded: dict[str, tuple[RemoteEvent, list[Occurrence]]],
+    expanded: dict[str, tuple[RemoteEvent, BusyTime]],
     now: dt.datetime,
 ) -> None:
-    """One row per occurrence; cancelled occurrences are not stored.
+    """One row per occurrence (cancelled ones are not stored) and one per
+    block of a condensed series.
 
     One multi-row INSERT rather than an ORM object per row: a full listing
     of thousands of events then holds the write lock (and, in-process, the
     interpreter) for a fraction of the time.
     """
-    rows: list[dict] = []
-    for event, occurrences in expanded.values():
+    values: list[dict] = []
+    for event, found in expanded.values():
         seen: set[str] = set()
-        for occ in occurrences:
-            if occ.cancelled:
-                continue
-            occurrence = occ.recurrence_id or ""
+        rows = [
+            (occ.recurrence_id or "", occ)
+            for occ in found.occurrences
+            if not occ.cancelled
+        ]
+        rows += [
+            (f"{BLOCK_PREFIX}{block.start:%Y%m%dT%H%M%SZ}", _block_row(series, block))
+            for series in found.condensed
+            for block in series.blocks
+        ]
+        for occurrence, occ in rows:
             # Several VEVENTs without RECURRENCE-ID in one resource (against
             # the RFC, but seen) would collide on the unique key.
             base, n = occurrence, 1
             while occurrence in seen:
                 occurrence, n = f"{base}~{n}", n + 1
             seen.add(occurrence)
-            rows.append(
+            values.append(
                 {
                     "coach_id": snap.coach_id,
                     "sub_calendar_id": sub_id,
@@ -351,8 +372,76 @@ def _add_rows(
                 }
             )
     session.flush()
-    if rows:
-        session.execute(sa.insert(ExternalEvent.__table__), rows)  # type: ignore[attr-defined]
+    if values:
+        session.execute(sa.insert(ExternalEvent.__table__), values)  # type: ignore[attr-defined]
+
+
+def _block_row(series: CondensedSeries, block: Block) -> Occurrence:
+    return Occurrence(
+        uid=series.uid,
+        recurrence_id=None,
+        start=block.start,
+        end=block.end,
+        all_day=False,
+        busy=series.busy,
+        summary=series.summary,
+    )
+
+
+def _condensed_versions(
+    session: Session,
+    sub_id: int,
+    expanded: dict[str, tuple[RemoteEvent, BusyTime]],
+) -> set[tuple[str, str]]:
+    """``(remote id, etag)`` of the condensed series already stored."""
+    ids = [rid for rid, (_, found) in expanded.items() if found.condensed]
+    known: set[tuple[str, str]] = set()
+    for start in range(0, len(ids), _CHUNK):
+        known.update(
+            session.exec(
+                select(ExternalEvent.remote_id, ExternalEvent.etag)
+                .where(
+                    ExternalEvent.sub_calendar_id == sub_id,
+                    ExternalEvent.remote_id.in_(ids[start : start + _CHUNK]),  # type: ignore[attr-defined]
+                    ExternalEvent.occurrence.startswith(BLOCK_PREFIX),
+                )
+                .distinct()
+            ).all()
+        )
+    return known
+
+
+def _notify_condensed(
+    session: Session,
+    snap: ConnectionSnapshot,
+    sub: SubSnapshot,
+    expanded: dict[str, tuple[RemoteEvent, BusyTime]],
+    seen_before: set[tuple[str, str]],
+    now: dt.datetime,
+) -> None:
+    """Tell the coach once about a series kept as blocks (again if it changes)."""
+    for remote_id, (event, found) in expanded.items():
+        if (remote_id, (event.etag or "")[:300]) in seen_before:
+            continue
+        for series in found.condensed:
+            if not series.every or not series.blocks:
+                continue  # nothing to tell, or nothing stored to recognise it by
+            name = series.summary or "An event"
+            how = (
+                "so Coach App keeps the whole stretch it covers as busy"
+                if series.approximate
+                else "so Coach App keeps its busy time as merged blocks"
+            )
+            session.add(
+                CoachNotice(
+                    coach_id=snap.coach_id,
+                    message=(
+                        f"“{name[:200]}” in “{sub.name}” repeats {series.every}, "
+                        f"{how}; your calendar shows one entry per block."
+                    ),
+                    created_at=now,
+                )
+            )
 
 
 def _load_skipped(text: str) -> dict[str, str]:

@@ -138,12 +138,28 @@ def coach_app_harness(
     os.environ["REFLEX_DB_URL"] = app_db_url
     os.environ["COACH_APP_KEY_FILE"] = str(tmp_path_factory.mktemp("keys") / "k")
     with AppHarness.create(root=ROOT, app_name="coach_app") as harness:
+        # One site for frontend and backend, as in any deployment: the
+        # session cookie is SameSite=Strict and set by the backend, which the
+        # harness serves on 127.0.0.1 (the frontend announces "localhost").
+        harness.frontend_url = _same_host(harness.frontend_url)
         google_sandbox.state.add_client(
             google_sandbox.client_id,
             google_sandbox.client_secret,
             [harness.frontend_url.rstrip("/") + GOOGLE_CALLBACK_PATH],
         )
         yield harness
+
+
+def _same_host(frontend_url: str) -> str:
+    from urllib.parse import urlsplit
+
+    from reflex.config import get_config
+
+    backend_host = urlsplit(get_config().api_url).hostname or "127.0.0.1"
+    parts = urlsplit(frontend_url)
+    url = parts._replace(netloc=f"{backend_host}:{parts.port}").geturl()
+    get_config().deploy_url = url.rstrip("/")
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -211,6 +227,8 @@ def new_page(browser, coach_app_harness, reflex_errors):
     reflex_errors.records.clear()
 
     def open_page(path: str = "/", **context_options) -> Page:
+        # A 24-hour locale: pages pick their clock from the browser.
+        context_options.setdefault("locale", "en-GB")
         context = browser.new_context(**context_options)
         contexts.append(context)
         page = context.new_page()

@@ -64,19 +64,23 @@ def test_invitee_books_coach_sees_it_and_cancelling_emails_client(
     assert event.decoded("DTEND") == appt.end
 
     coach = log_in("rita@example.com", "rita-password")
-    coach.get_by_role("button", name="Your Profile").click()
-    coach.get_by_role("menuitem", name="Calendar").click()
-    expect(coach.get_by_role("heading", name="Calendar")).to_be_visible()
+    coach.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Calendar"
+    ).click()
+    expect(coach.get_by_role("heading", name="Calendar", exact=True)).to_be_visible()
     today = dt.datetime.now(dt.UTC).date()
     weeks_ahead = (
         appt.start.date() - (today - dt.timedelta(days=today.weekday()))
     ).days // 7
     for _ in range(weeks_ahead):
-        coach.get_by_role("button", name="Next week →").click()
-    card = coach.locator(".cal-appointment", has_text="Ivy Invitee")
-    expect(card).to_be_visible()
-    expect(card).to_contain_text(f"{appt.start:%H:%M}")
-    card.get_by_role("button", name="Cancel").click()
+        coach.get_by_role("button", name="Next week").click()
+    event = coach.locator(".cal-appointment", has_text="Ivy Invitee")
+    expect(event).to_contain_text(f"{appt.start:%H:%M}")
+    event.click()
+    details = coach.get_by_role("dialog")
+    expect(details).to_contain_text("ivy@example.com")
+    details.get_by_role("button", name="Cancel appointment").click()
+    details.get_by_role("button", name="Yes, cancel it").click()
     expect(coach.get_by_role("status")).to_have_text(
         re.compile("Appointment cancelled; the client has been emailed.")
     )

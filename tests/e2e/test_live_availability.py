@@ -11,7 +11,7 @@ pytestmark = pytest.mark.e2e
 
 
 def _open_day(page, day) -> None:
-    page.get_by_role("button", name=f"{day:%a} {day.day} {day:%b}").click()
+    page.locator(f"#day-{day.isoformat()}").click()
 
 
 def test_conflict_toggle_and_a_booking_change_open_pages_live(

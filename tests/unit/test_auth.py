@@ -83,7 +83,11 @@ def test_unknown_email_gets_the_same_message_as_wrong_password(sqlite_url):
 def test_login_token_finds_coach_and_only_its_hash_is_stored(sqlite_url):
     coach_id = _sign_up(sqlite_url)
     with session_scope(sqlite_url) as s:
-        token = auth.log_in(s, "Ada@Example.com", "correct horse")
+        ticket = auth.log_in(s, "Ada@Example.com", "correct horse")
+    with session_scope(sqlite_url) as s:
+        assert s.exec(select(LoginSession)).all() == []  # not before the trade
+        token = auth.redeem(s, ticket)
+    assert token and token != ticket
     with session_scope(sqlite_url) as s:
         stored = s.exec(select(LoginSession)).one()
         assert stored.token_hash != token and token not in stored.token_hash
@@ -91,6 +95,22 @@ def test_login_token_finds_coach_and_only_its_hash_is_stored(sqlite_url):
         assert found is not None and found.id == coach_id
         assert auth.coach_for_token(s, token + "x") is None
         assert auth.coach_for_token(s, "") is None
+        assert auth.coach_for_token(s, ticket) is None
+
+
+def test_a_handover_ticket_is_good_once_and_for_a_minute(sqlite_url):
+    coach_id = _sign_up(sqlite_url)
+    now = dt.datetime(2030, 1, 7, 9, tzinfo=dt.UTC)
+    with session_scope(sqlite_url) as s:
+        once = auth.hand_over(s, coach_id, now)
+        late = auth.hand_over(s, coach_id, now)
+    with session_scope(sqlite_url) as s:
+        assert auth.redeem(s, once, now + dt.timedelta(seconds=59))
+        assert auth.redeem(s, once, now + dt.timedelta(seconds=59)) is None
+        assert auth.redeem(s, late, now + dt.timedelta(seconds=60)) is None
+        assert auth.redeem(s, "made-up", now) is None
+        assert auth.redeem(s, "", now) is None
+        assert len(s.exec(select(LoginSession)).all()) == 1
 
 
 def test_expired_session_is_refused(sqlite_url):

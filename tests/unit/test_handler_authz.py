@@ -1,8 +1,9 @@
 """Event handlers re-check the logged-in coach on every call.
 
 Handlers are called the way Reflex calls them (`Handler.fn(state, *args)`), on
-a state whose cookie holds a real session token, so a forged event carrying
-another coach's ids goes through exactly the code a browser would reach.
+a state whose websocket connection carried a real session cookie, so a forged
+event carrying another coach's ids goes through exactly the code a browser
+would reach.
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ from coach_app.pages.settings import SettingsState
 from coach_app.pages.settings_types import TypesState
 from coach_app.services import appointment_types as types
 from coach_app.services import auth
+from coach_app.session_http import SESSION_COOKIE
 
 
 def _substate(cls, token: str):
     root = State(_reflex_internal_init=True)
-    state = root.get_substate(cls.get_full_name().split("."))
-    state.session_token = token
-    return state
+    # What Reflex builds from the websocket's request headers.
+    root._update_router_vars(
+        {"headers": {"cookie": f"theme=dark; {SESSION_COOKIE}={token}"}}, {}
+    )
+    return root.get_substate(cls.get_full_name().split("."))
 
 
 @pytest.fixture

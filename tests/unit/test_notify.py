@@ -43,6 +43,10 @@ PEOPLE = {
     "client_name": "Charles Babbage",
     "client_email": "charles@example.com",
 }
+LINKS = {
+    "manage_url": "https://coach.example.com/manage/42.1796117400.sig",
+    "booking_url": "https://coach.example.com/book/ada-lovelace",
+}
 
 
 def confirmation(**overrides: object) -> messages.Message:
@@ -52,6 +56,7 @@ def confirmation(**overrides: object) -> messages.Message:
         "start": START,
         "end": END,
         **PEOPLE,
+        **LINKS,
     }
     args.update(overrides)
     return messages.booking_confirmation_to_client(**args)  # type: ignore[arg-type]
@@ -59,7 +64,7 @@ def confirmation(**overrides: object) -> messages.Message:
 
 def cancellation() -> messages.Message:
     return messages.cancelled_to_client(
-        appointment_id=42, sequence=2, start=START, end=END, **PEOPLE
+        appointment_id=42, sequence=2, start=START, end=END, **PEOPLE, **LINKS
     )
 
 
@@ -288,6 +293,7 @@ def test_every_email_is_signed_and_plain():
             start=START + dt.timedelta(days=1),
             end=END + dt.timedelta(days=1),
             **PEOPLE,
+            **LINKS,
         ),
         messages.reconnect_calendar_to_coach(
             coach_name="Ada Lovelace",
@@ -303,6 +309,51 @@ def test_every_email_is_signed_and_plain():
     assert "The reason given: The app-specific password was revoked." in reconnect.body
 
 
+def test_client_emails_carry_the_manage_and_booking_links_not_write_to():
+    moved = messages.rescheduled_to_client(
+        appointment_id=42,
+        sequence=2,
+        old_start=START,
+        old_end=END,
+        start=START + dt.timedelta(days=1),
+        end=END + dt.timedelta(days=1),
+        **PEOPLE,
+        **LINKS,
+    )
+    for msg in (confirmation(), moved, cancellation()):
+        assert LINKS["manage_url"] in msg.body
+        assert LINKS["booking_url"] in msg.body
+        assert "write to" not in msg.body
+    assert f"To reschedule or cancel: {LINKS['manage_url']}" in confirmation().body
+    invite = Calendar.from_ical(confirmation().ics).walk("VEVENT")[0]
+    assert LINKS["manage_url"] in str(invite["DESCRIPTION"])
+
+
+def test_coach_is_told_when_the_client_moves_or_cancels():
+    who = {
+        "type_name": "Coaching session",
+        "coach_name": "Ada Lovelace",
+        "coach_tz": "Europe/London",
+        "client_name": "Charles Babbage",
+        "client_email": "charles@example.com",
+    }
+    moved = messages.client_rescheduled_to_coach(
+        old_start=START,
+        old_end=END,
+        start=START + dt.timedelta(days=1),
+        end=END + dt.timedelta(days=1),
+        **who,
+    )
+    assert moved.subject == (
+        "Rescheduled by Charles Babbage: Coaching session, "
+        "now Wednesday 2 December 2026 at 09:30"
+    )
+    assert "Was: Tuesday 1 December 2026, 09:30–10:30 (Europe/London)" in moved.body
+    gone = messages.client_cancelled_to_coach(start=START, end=END, **who)
+    assert gone.subject.startswith("Cancelled by Charles Babbage")
+    assert "open again on your booking page" in gone.body
+
+
 def test_reschedule_invite_keeps_the_uid_and_raises_the_sequence():
     first = Calendar.from_ical(confirmation().ics)
     moved = messages.rescheduled_to_client(
@@ -314,6 +365,7 @@ def test_reschedule_invite_keeps_the_uid_and_raises_the_sequence():
         end=END + dt.timedelta(days=1),
         client_tz="Asia/Kolkata",
         **PEOPLE,
+        **LINKS,
     )
     assert (
         "New time: Wednesday 2 December 2026, 15:00–16:00 (Asia/Kolkata)" in moved.body

@@ -72,3 +72,17 @@ def test_bad_type_input_is_refused(sqlite_url, two_coaches):
         types.create_type(s, a, types.TypeInput(name="x", duration_min=0))
     with session_scope(sqlite_url) as s:
         assert [t.name for t in types.list_types(s, a)] == ["Coaching session"]
+
+
+def test_type_description_is_saved_trimmed_and_bounded(sqlite_url, two_coaches):
+    a, _ = two_coaches
+    with session_scope(sqlite_url) as s:
+        type_id = types.create_type(
+            s, a, types.TypeInput(name="Intro", description="  A first talk.  ")
+        ).id
+    with pytest.raises(UserError, match="1,000"), session_scope(sqlite_url) as s:
+        types.update_type(
+            s, a, type_id, types.TypeInput(name="Intro", description="x" * 1001)
+        )
+    with session_scope(sqlite_url) as s:
+        assert s.get(AppointmentType, type_id).description == "A first talk."

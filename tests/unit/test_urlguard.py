@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from coach_app.calendars.caldav.transport import DavHttp
-from coach_app.calendars.errors import UrlNotAllowed
+from coach_app.calendars.errors import InvalidServerAddress, UrlNotAllowed
 from coach_app.security.urlguard import (
     Resolver,
     UrlRefused,
@@ -207,3 +207,103 @@ async def test_a_redirect_to_an_allowed_host_is_followed() -> None:
         await http.aclose()
     assert response.status_code == 207
     assert seen == ["https://dav.example.com/", "https://p42-caldav.example.com/dav/"]
+
+
+# --- odd forms a coach may type: a plain message, never a crash -------------
+
+ODD_URLS = {
+    "http://0177.0.0.1:5232/": "four numbers",  # octal: 127.0.0.1 to C resolvers
+    "http://0x7f.0.0.1/": "four numbers",
+    "http://2130706433/": "four numbers",  # 127.0.0.1 as one integer
+    "http://127.1/": "four numbers",
+    "http://0/": "four numbers",
+    "http://[::1/": "brackets",
+    "http://[::1]]/": "brackets",
+    "https://[v1.fe]/": "brackets",
+    "http://[fe80::1%25eth0]/": "brackets",
+    "http://::1/": "brackets",
+    "http://exa mple.com/": "spaces",
+    " http://example.com/": "spaces",
+    "http://example.com/cal endar/": "spaces",
+    "http://exa\x00mple.com/": "invisible",
+    "http://exam\u200bple.com/": "invisible",  # zero-width space
+    "http://example.com\\@evil.com/": "backslashes",
+    "http://☃.net/": "not allowed",
+    "http://ｅｘａｍｐｌｅ.com/": "not allowed",  # full-width letters
+    "http://%31%32%37.0.0.1/": "not allowed",
+    "http://example.com:99999/": "port",
+    "http://example.com:0/": "port",
+    "http://coach@example.com/": "user name",
+    "webcal://example.com/": "https://",
+    "http://": "no server name",
+    "https://" + "a" * 2000 + ".com/": "too long",
+}
+
+
+@pytest.mark.parametrize("url", list(ODD_URLS), ids=[repr(u)[:40] for u in ODD_URLS])
+def test_odd_urls_are_refused_with_a_plain_message(url: str) -> None:
+    with pytest.raises(UrlRefused) as refused:
+        check_url(url, {"127.0.0.1", "example.com"}, resolver_to("93.184.216.34"))
+    assert ODD_URLS[url] in refused.value.user_message
+    assert not refused.value.private
+
+
+def test_a_unicode_host_is_looked_up_in_its_idna_form() -> None:
+    asked: list[str] = []
+
+    def resolve(host: str, port: int, *args: object) -> list[tuple]:
+        asked.append(host)
+        return resolver_to("93.184.216.34")(host, port)
+
+    check_url("https://bücher.example/dav/", set(), resolve)
+    assert asked == ["xn--bcher-kva.example"]
+
+
+def test_an_unknown_name_gets_a_plain_message() -> None:
+    def fail(*args: object) -> list[tuple]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    with pytest.raises(UrlRefused) as refused:
+        check_url("https://nowhere.invalid/", set(), fail)
+    assert refused.value.user_message == (
+        "No server called nowhere.invalid was found. Check the spelling of the address."
+    )
+
+
+TYPED = [url for url in ODD_URLS if url == url.strip()]  # the wizard strips
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("url", TYPED, ids=[repr(u)[:40] for u in TYPED])
+async def test_the_caldav_wizard_probe_answers_odd_urls_with_a_plain_message(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the CalDAV wizard calls: a message for the page, no exception
+    escaping, and not a single request sent."""
+    from coach_app.services import signin
+    from coach_app.services.errors import UserError
+
+    monkeypatch.setenv("COACH_APP_URL_ALLOWLIST", "127.0.0.1")
+    form = {"server_url": url, "username": "coach", "password": "secret"}
+    with pytest.raises(UserError) as refused:
+        await signin.check_password("caldav", form)
+    assert ODD_URLS[url] in str(refused.value)
+
+
+@pytest.mark.asyncio
+async def test_an_odd_redirect_target_is_refused_with_a_plain_message() -> None:
+    seen: list[str] = []
+    http = DavHttp(
+        username="u",
+        password="p",
+        auth_error_message="",
+        allow_hosts={"dav.example.com"},
+        transport=redirecting_transport("http://0177.0.0.1/dav/", seen),
+    )
+    try:
+        with pytest.raises(InvalidServerAddress) as refused:
+            await http.request("PROPFIND", "https://dav.example.com/")
+    finally:
+        await http.aclose()
+    assert "cannot be used" in refused.value.user_message
+    assert seen == ["https://dav.example.com/"]

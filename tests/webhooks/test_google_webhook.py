@@ -247,16 +247,17 @@ from coach_app.webhooks import PATH, with_webhooks
 GOOGLE_PATH = PATH.format(provider="google")
 
 async def main():
-    backend = app._api  # what Reflex serves on its port: every transformer
-    for transform in app.api_transformer:  # applied in order
+    backend = app._api  # what Reflex serves on its port, as Reflex composes it
+    for transform in app.api_transformer:
         backend = transform(backend)
     transport = httpx.ASGITransport(app=backend)
     async with httpx.AsyncClient(transport=transport, base_url="http://app") as c:
         bare = await c.post(GOOGLE_PATH)
         unknown = await c.post(GOOGLE_PATH, headers=json.loads(HEADERS))
         ping = await c.get("/ping")
+        cross_site = await c.post("/auth/session")  # the session routes, beside
     print(json.dumps([with_webhooks in app.api_transformer, bare.status_code,
-                      unknown.status_code, ping.status_code]))
+                      unknown.status_code, ping.status_code, cross_site.status_code]))
 
 asyncio.run(main())
 """
@@ -277,7 +278,13 @@ def test_the_reflex_app_routes_webhooks_to_the_endpoint_and_the_rest_to_reflex(
         env={**os.environ, "REFLEX_TELEMETRY_ENABLED": "false"},
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == [True, 400, 404, 200]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [
+        True,
+        400,
+        404,
+        200,
+        403,
+    ]
 
 
 async def test_disconnect_that_did_not_stop_channels_still_removes_their_rows(

@@ -18,7 +18,6 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import replace
-from types import TracebackType
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
@@ -27,6 +26,7 @@ from coach_app.calendars.base import (
     Account,
     CalendarRef,
     ChangeSet,
+    ClosesOnExit,
     OutgoingEvent,
     RemoteEvent,
     SubCalendar,
@@ -37,7 +37,13 @@ from coach_app.calendars.caldav.davxml import CALENDAR_DATA, GETETAG, clark
 from coach_app.calendars.caldav.discovery import PATH_SAFE, as_collection
 from coach_app.calendars.caldav.presets import GENERIC_CALDAV, CalDAVPreset
 from coach_app.calendars.caldav.quirks import GENERIC, ServerQuirks, identify
-from coach_app.calendars.caldav.transport import ICALENDAR, XML, DavHttp, RequestHook
+from coach_app.calendars.caldav.transport import (
+    ICALENDAR,
+    XML,
+    DavHttp,
+    RequestHook,
+    refused_error,
+)
 from coach_app.calendars.errors import (
     CursorInvalid,
     PreconditionFailed,
@@ -45,6 +51,7 @@ from coach_app.calendars.errors import (
     Transient,
 )
 from coach_app.calendars.ical import build_vevent, quick_fields
+from coach_app.security.urlguard import UrlRefused, check_syntax
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +65,7 @@ class _SyncUnsupported(Exception):
     """The server has no sync-collection report: list with PROPFIND instead."""
 
 
-class CalDAVProvider:
+class CalDAVProvider(ClosesOnExit):
     """``CalendarProvider`` for CalDAV. Use as ``async with`` or call ``aclose``."""
 
     def __init__(
@@ -71,15 +78,24 @@ class CalDAVProvider:
         quirks: ServerQuirks | None = None,
         allow_hosts: Iterable[str] | None = None,
         timeout: float = 30.0,
+        request_deadline_s: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         on_request: RequestHook | None = None,
     ) -> None:
         """``allow_hosts`` None reads ``COACH_APP_URL_ALLOWLIST``; ``quirks`` may be
-        restored from ``Account.server`` to skip identification; ``transport``
-        and ``on_request`` are for tests and measurements."""
+        restored from ``Account.server`` to skip identification; ``timeout``
+        bounds each network operation and ``request_deadline_s`` each whole
+        request (None: ``COACH_APP_REQUEST_DEADLINE``); ``transport`` and
+        ``on_request`` are for tests and measurements.
+
+        A URL of unusable form raises ``InvalidServerAddress`` at once."""
         url = base_url or preset.preset_url()
         if not url:
             raise ValueError("a CalDAV server URL is required")
+        try:
+            check_syntax(url)
+        except UrlRefused as exc:
+            raise refused_error(exc) from exc
         self._base = as_collection(url)
         self._preset = preset
         self._username = username
@@ -95,20 +111,10 @@ class CalDAVProvider:
             auth_error_message=preset.auth_error_message,
             allow_hosts=allow_hosts,
             timeout=timeout,
+            request_deadline_s=request_deadline_s,
             transport=transport,
             on_request=on_request,
         )
-
-    async def __aenter__(self) -> CalDAVProvider:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -1,6 +1,7 @@
 """HTTP for the CalDAV provider: one httpx.AsyncClient, the URL guard on every
-request (redirect hops included), and HTTP failures mapped onto the shared
-error hierarchy.
+request (redirect hops included), a deadline on each whole request
+(``calendars.deadline``), and HTTP failures mapped onto the shared error
+hierarchy.
 
 No retries here: the sync engine owns back-off (it sees ``RateLimited`` and
 ``Transient``), and a hidden retry of a write would muddle its accounting.
@@ -16,8 +17,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from coach_app.calendars.caldav import davxml
+from coach_app.calendars.deadline import deadline, request_deadline
 from coach_app.calendars.errors import (
     AuthError,
+    InvalidServerAddress,
     NotCalendarServer,
     NotFound,
     PreconditionFailed,
@@ -27,13 +30,23 @@ from coach_app.calendars.errors import (
     UrlNotAllowed,
 )
 from coach_app.calendars.http_util import parse_retry_after
-from coach_app.security.urlguard import UrlRefused, allowlist_from_env, check_url
+from coach_app.security.urlguard import (
+    UrlRefused,
+    allowlist_from_env,
+    check_syntax,
+    check_url,
+)
 
 RequestHook = Callable[[httpx.Request], Awaitable[None]]
 
 XML = "application/xml; charset=utf-8"
 ICALENDAR = "text/calendar; charset=utf-8"
 USER_AGENT = "CoachApp-CalDAV/1.0"
+
+BAD_REDIRECT_MESSAGE = (
+    "The calendar server sent us on to an address that cannot be used. "
+    "Check the server address, or ask the server's administrator."
+)
 
 # CalDAV preconditions a server may put in a 403/409 body for a write that
 # conflicts with stored data; they are not credential problems.
@@ -56,12 +69,16 @@ class DavHttp:
         auth_error_message: str,
         allow_hosts: Iterable[str] | None = None,
         timeout: float = 30.0,
+        request_deadline_s: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         on_request: RequestHook | None = None,
     ) -> None:
+        """``timeout`` bounds each network operation; ``request_deadline_s``
+        (None: ``COACH_APP_REQUEST_DEADLINE``) bounds each whole request."""
         self._allow = frozenset(
             allowlist_from_env() if allow_hosts is None else allow_hosts
         )
+        self._deadline = request_deadline_s or request_deadline()
         self._auth_error_message = auth_error_message
         hooks: list[RequestHook] = [self._guard]
         if on_request is not None:
@@ -100,13 +117,27 @@ class DavHttp:
         if depth is not None:
             all_headers["Depth"] = depth
         try:
-            return await self.client.request(
-                method, url, content=body, headers=all_headers
-            )
+            async with deadline(self._deadline, f"{method} {url}"):
+                return await self.client.request(
+                    method, url, content=body, headers=all_headers
+                )
         except UrlRefused as exc:
-            raise UrlNotAllowed(str(exc)) from exc
+            raise refused_error(exc) from exc
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, UnicodeError) as exc:
+            # httpx parses the URL before the guard sees it.
+            try:
+                check_syntax(url)
+            except UrlRefused as refusal:
+                raise refused_error(refusal) from exc
+            raise InvalidServerAddress(f"{method} {url}: {exc}") from exc
         except httpx.TooManyRedirects as exc:
             raise ProviderError(f"{method} {url}: too many redirects") from exc
+        except httpx.RemoteProtocolError as exc:
+            if "location header" in str(exc).lower():  # httpx cannot parse it
+                raise InvalidServerAddress(
+                    f"{method} {url}: {exc}", user_message=BAD_REDIRECT_MESSAGE
+                ) from exc
+            raise Transient(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             raise Transient(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
 
@@ -157,6 +188,13 @@ class DavHttp:
         else:
             # getaddrinfo blocks: keep it off the event loop.
             await asyncio.to_thread(check_url, url, self._allow)
+
+
+def refused_error(exc: UrlRefused) -> ProviderError:
+    """The provider error for a URL the guard refused, with its plain message."""
+    if exc.private:
+        return UrlNotAllowed(str(exc))
+    return InvalidServerAddress(str(exc), user_message=exc.user_message)
 
 
 def _is_ip_literal(host: str) -> bool:

@@ -61,6 +61,7 @@ from exchangelib.errors import (
 )
 from exchangelib.protocol import BaseProtocol, FailFast
 
+from coach_app.calendars.deadline import deadline, request_deadline
 from coach_app.calendars.errors import (
     AuthError,
     CursorInvalid,
@@ -125,7 +126,10 @@ class EwsCaller:
         waited = 0.0
         while True:
             try:
-                return await asyncio.to_thread(fn)
+                # The thread cannot be stopped, but the sync stops waiting:
+                # a trickling server cannot hold it beyond the deadline.
+                async with deadline(request_deadline(), what):
+                    return await asyncio.to_thread(fn)
             except ErrorServerBusy as exc:
                 if str(exc).startswith(_SYNTHETIC):
                     raise Transient(f"{what}: {exc}") from exc

@@ -45,7 +45,6 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable, Iterable
 from functools import partial
-from types import TracebackType
 from typing import Any
 
 from exchangelib import CalendarItem, EWSDateTime
@@ -60,6 +59,7 @@ from coach_app.calendars.base import (
     Account,
     CalendarRef,
     ChangeSet,
+    ClosesOnExit,
     OutgoingEvent,
     RemoteEvent,
     SubCalendar,
@@ -85,7 +85,7 @@ VIEW_MAX_ENTRIES = 1000  # EWSFindCountLimit's default
 _MAX_SYNC_PAGES = 10_000
 
 
-class ExchangeProvider:
+class ExchangeProvider(ClosesOnExit):
     """``CalendarProvider`` for an Exchange mailbox. Use as ``async with`` or ``aclose``."""
 
     def __init__(
@@ -119,17 +119,6 @@ class ExchangeProvider:
         self.window_future = window_future
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._checked = False
-
-    async def __aenter__(self) -> ExchangeProvider:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self._account.protocol.close)

@@ -140,8 +140,24 @@ def remote_event(
     instances: Sequence[dict[str, Any]],
     calendar_zone: str | None,
 ) -> RemoteEvent:
-    """One RemoteEvent for a single event or a series with its exceptions."""
-    raw = to_ical(master, instances, calendar_zone)
+    """One RemoteEvent for a single event or a series with its exceptions.
+
+    An item whose fields cannot be converted (a date that is not one, a
+    broken recurrence…) still becomes a RemoteEvent, with empty ``raw``: the
+    sync engine then skips it by name and reports it, and the rest of the
+    listing syncs.
+    """
+    try:
+        raw = to_ical(master, instances, calendar_zone)
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        summary = master.get("summary") if isinstance(master, dict) else None
+        return RemoteEvent(
+            id=str(master.get("id", "")),
+            etag=master.get("etag"),
+            uid=str(master.get("iCalUID") or master.get("id") or "") or None,
+            raw="",
+            summary=str(summary) if summary else None,
+        )
     fields = quick_fields(raw)
     return RemoteEvent(
         id=str(master["id"]),

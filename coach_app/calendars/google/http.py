@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from coach_app.calendars.deadline import deadline, request_deadline
 from coach_app.calendars.errors import (
     AuthError,
     NotFound,
@@ -69,10 +70,14 @@ class GoogleHttp:
         *,
         api_base: str,
         timeout: float = 30.0,
+        request_deadline_s: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         on_request: RequestHook | None = None,
     ) -> None:
+        """``timeout`` bounds each network operation; ``request_deadline_s``
+        (None: ``COACH_APP_REQUEST_DEADLINE``) bounds each whole request."""
         self.api_base = api_base.rstrip("/")
+        self._deadline = request_deadline_s or request_deadline()
         self._tokens = tokens
         hooks: list[RequestHook] = [on_request] if on_request is not None else []
         self.client = httpx.AsyncClient(
@@ -119,13 +124,14 @@ class GoogleHttp:
     ) -> httpx.Response:
         all_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
         try:
-            return await self.client.request(
-                method,
-                self.api_base + path,
-                params=dict(params) if params else None,
-                json=json,
-                headers=all_headers,
-            )
+            async with deadline(self._deadline, f"{method} {path}"):
+                return await self.client.request(
+                    method,
+                    self.api_base + path,
+                    params=dict(params) if params else None,
+                    json=json,
+                    headers=all_headers,
+                )
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             raise Transient(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
 

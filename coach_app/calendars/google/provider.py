@@ -33,7 +33,6 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
@@ -43,6 +42,7 @@ from coach_app.calendars.base import (
     Account,
     CalendarRef,
     ChangeSet,
+    ClosesOnExit,
     OutgoingEvent,
     RemoteEvent,
     SubCalendar,
@@ -73,7 +73,7 @@ _MAX_PAGES = 2000
 DEFAULT_CHANNEL_TTL = timedelta(days=7)
 
 
-class GoogleProvider:
+class GoogleProvider(ClosesOnExit):
     """``CalendarProvider`` for Google Calendar. Use as ``async with`` or ``aclose``."""
 
     def __init__(
@@ -83,12 +83,15 @@ class GoogleProvider:
         api_base: str | None = None,
         page_size: int = 250,
         timeout: float = 30.0,
+        request_deadline_s: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         on_request: RequestHook | None = None,
     ) -> None:
         """``access_token_source``: a ``TokenSource`` (refreshes) or a bare access
         token; ``api_base`` None reads ``COACH_APP_GOOGLE_API_BASE``;
-        ``page_size`` is ``maxResults`` (Google allows up to 2500)."""
+        ``page_size`` is ``maxResults`` (Google allows up to 2500);
+        ``timeout`` bounds each network operation, ``request_deadline_s`` each
+        whole request (None: ``COACH_APP_REQUEST_DEADLINE``)."""
         tokens = (
             StaticToken(access_token_source, reconnect_message=RECONNECT_MESSAGE)
             if isinstance(access_token_source, str)
@@ -100,21 +103,11 @@ class GoogleProvider:
             tokens,
             api_base=self.api_base,
             timeout=timeout,
+            request_deadline_s=request_deadline_s,
             transport=transport,
             on_request=on_request,
         )
         self._zones: dict[str, str] = {}
-
-    async def __aenter__(self) -> GoogleProvider:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._http.aclose()

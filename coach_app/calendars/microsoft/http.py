@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from coach_app.calendars.deadline import deadline, request_deadline
 from coach_app.calendars.errors import (
     AuthError,
     NotFound,
@@ -156,13 +157,14 @@ class GraphHttp:
         headers: Mapping[str, str],
     ) -> httpx.Response:
         try:
-            return await self.client.request(
-                method,
-                url,
-                params=dict(params) if params else None,
-                json=json,
-                headers={"Authorization": f"Bearer {token}", **headers},
-            )
+            async with deadline(request_deadline(), f"{method} {_short(url)}"):
+                return await self.client.request(
+                    method,
+                    url,
+                    params=dict(params) if params else None,
+                    json=json,
+                    headers={"Authorization": f"Bearer {token}", **headers},
+                )
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             raise Transient(
                 f"{method} {_short(url)}: {type(exc).__name__}: {exc}"

@@ -45,7 +45,6 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
@@ -55,6 +54,7 @@ from coach_app.calendars.base import (
     Account,
     CalendarRef,
     ChangeSet,
+    ClosesOnExit,
     OutgoingEvent,
     RemoteEvent,
     SubCalendar,
@@ -123,7 +123,7 @@ class _Cursor:
             raise CursorInvalid(f"not a Graph cursor: {text[:40]!r}") from exc
 
 
-class MicrosoftGraphProvider:
+class MicrosoftGraphProvider(ClosesOnExit):
     """``CalendarProvider`` for Microsoft Graph. Use as ``async with`` or ``aclose``."""
 
     def __init__(
@@ -176,17 +176,6 @@ class MicrosoftGraphProvider:
             transport=transport,
             on_request=on_request,
         )
-
-    async def __aenter__(self) -> MicrosoftGraphProvider:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._http.aclose()
