@@ -432,6 +432,7 @@ class BookState(rx.State):
         self.slot = ""
         self.step = "pick"
         self.notice = str(exc)
+        offers.outdated(self._slug())  # the database knows better than the cache
         self._refresh()
 
     @rx.event

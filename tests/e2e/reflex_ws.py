@@ -2,7 +2,7 @@
 
 Speaks what the frontend speaks (Reflex 0.10): a Socket.IO connection to
 `/_event` with the tab's token in the query string, a `hydrate` event, then
-the page's events (`load`, `choose_day`, `choose_slot`, `confirm`) with
+the page's events (`detect`, `load`, `choose_day`, `choose_slot`, `confirm`) with
 router data naming `/book/<slug>`; the server answers with `event` messages
 whose `delta` holds the changed vars of each state. For tests and
 benchmarks that need more open pages than browsers fit on the machine; the
@@ -21,7 +21,7 @@ from typing import Any
 import socketio
 
 ROOT_STATE = "reflex___state____state"
-BOOK_STATE = f"{ROOT_STATE}.coach_app___pages___book____book_state"
+BOOK_STATE = f"{ROOT_STATE}.coach_app___pages___book_state____book_state"
 _SUFFIX = "_rx_state_"
 
 
@@ -91,7 +91,7 @@ class BookingPage:
             },
             namespace="/_event",
         )
-        await self.send("set_timezone", name=self.timezone)
+        await self.send("detect", found=[self.timezone, "h23"])  # on mount
         await self.send("load")
         await self.wait_for(lambda s: s.get("coach_name") or s.get("found") is False)
 
@@ -110,9 +110,14 @@ class BookingPage:
         await self.wait_for(
             lambda s: (
                 len(self.updates) > before
-                and (s.get("confirmed") or s.get("notice") or s.get("error"))
+                and (self.booked or s.get("notice") or s.get("error"))
             )
         )
+
+    @property
+    def booked(self) -> bool:
+        """The page shows its booking done."""
+        return self.state.get("step") == "done"
 
     # -- reading ----------------------------------------------------------------
     @property
@@ -133,7 +138,7 @@ class BookingPage:
                 raise AssertionError(
                     f"page {self.base_url}/book/{self.slug}: condition not met "
                     f"within {timeout}s; state: "
-                    f"{ {k: self.state.get(k) for k in ('day', 'slot', 'notice', 'error')} }"
+                    f"{ {k: self.state.get(k) for k in ('day', 'slot', 'step', 'notice', 'error', 'slots')} }"
                 )
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
