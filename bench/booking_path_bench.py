@@ -3,8 +3,9 @@
 What is timed is what a refresh of `/book/<slug>` does on the server:
 find the coach by the link, read the coach, hours, types, appointments and
 pulled busy events from the database, compute the open slots of the chosen
-type, and render them in the invitee's zone (America/New_York) as the page's
-day list and the first day's slot buttons (`pages.book` models). Data:
+type, and render them in the invitee's zone (America/New_York) as the
+booker does: type cards, the month grid and the first open day's time
+buttons (`pages.book_state` models). Data:
 `bench/realistic.py` (recurring series expanded, overlapping sub-calendars,
 ~80% in working hours, open slots left) at 1,000 / 5,000 / 20,000 busy
 events, all inside the window the page reads.
@@ -85,16 +86,44 @@ def fmt(values: list[float]) -> str:
 
 
 def render(offer, type_id: int, now: dt.datetime):
-    """What BookState._show/_render_slots build for the browser: the day
-    buttons and the first day's slot buttons (shared by pages showing the
-    same grouping, as in the page)."""
-    from coach_app.pages.book import TypeOption, _rendered
+    """What the booker's state builds for the browser on a refresh
+    (`BookState._show_offer`/`_render`): the type cards, the month grid of
+    the first open day and that day's time buttons, in the invitee's zone."""
+    from zoneinfo import ZoneInfo
 
-    types = [TypeOption(id=i, name=n, duration=d) for i, n, d in offer.type_options]
-    rendered = _rendered(offer.days(type_id, INVITEE_ZONE, now))
-    days = rendered.days
-    slots = rendered.slots(days[0].iso) if days else []
-    return types, days, slots
+    from coach_app.pages.book_state import DayView, SlotOption, TypeCard
+    from coach_app.views.clock import clock
+    from coach_app.views.month import first_of_month, month_weeks
+
+    descriptions = offer.descriptions
+    types = [
+        TypeCard(id=i, name=n, duration=d, description=descriptions.get(i, ""))
+        for i, n, d in offer.type_options
+    ]
+    grouped = dict(offer.days(type_id, INVITEE_ZONE, now))
+    today = now.astimezone(ZoneInfo(INVITEE_ZONE)).date()
+    day = next(iter(grouped), today)
+    weeks = [
+        [
+            DayView(
+                iso=c.iso,
+                day=c.day,
+                in_month=c.in_month,
+                open=c.open_count > 0,
+                today=c.is_today,
+                label=c.label,
+            )
+            for c in week
+        ]
+        for week in month_weeks(
+            first_of_month(day), {d: len(v) for d, v in grouped.items()}, today
+        )
+    ]
+    slots = [
+        SlotOption(iso=s.astimezone(dt.UTC).isoformat(), label=clock(s, False))
+        for s in grouped.get(day, [])
+    ]
+    return types, weeks, slots
 
 
 def refresh(slug: str, type_id: int, url: str, now: dt.datetime):

@@ -113,13 +113,12 @@ def get_read_engine(url: str | None = None) -> sa.Engine:
 def read_scope(url: str | None = None) -> Iterator[Session]:
     """A session for reading only; it never takes SQLite's write lock.
 
-    Its transaction is rolled back at the end: nothing read-only commits.
+    Nothing commits: closing it at the end hands the connection back, whose
+    transaction the pool rolls back. The rows read stay readable (detached,
+    not expired), like those of `session_scope`.
     """
     with Session(get_read_engine(url), expire_on_commit=False) as session:
-        try:
-            yield session
-        finally:
-            session.rollback()
+        yield session
 
 
 @contextmanager

@@ -298,3 +298,10 @@ def test_merging_in_order_of_end_matches_the_sorting_merge(spans, shuffled):
     blocks = offers._merge_by_end([s for s, _ in ordered], [e for _, e in ordered])
     starts, ends = merge_intervals(intervals)
     assert sorted(blocks) == list(zip(starts, ends, strict=True))
+
+
+def test_rows_read_in_a_read_scope_stay_readable_after_it(sqlite_url):
+    seeded = _seed(sqlite_url)
+    with read_scope(sqlite_url) as s:
+        row = s.get(AppointmentType, seeded["types"][1])
+    assert (row.name, row.max_per_day) == ("Intro", 1)
