@@ -91,34 +91,19 @@ def render(offer, type_id: int, now: dt.datetime):
     the first open day and that day's time buttons, in the invitee's zone."""
     from zoneinfo import ZoneInfo
 
-    from coach_app.pages.book_state import DayView, SlotOption, TypeCard
+    from coach_app.pages.book_state import SlotOption, TypeCard, _month_view
     from coach_app.views.clock import clock
-    from coach_app.views.month import first_of_month, month_weeks
+    from coach_app.views.month import first_of_month
 
     descriptions = offer.descriptions
     types = [
         TypeCard(id=i, name=n, duration=d, description=descriptions.get(i, ""))
         for i, n, d in offer.type_options
     ]
-    grouped = dict(offer.days(type_id, INVITEE_ZONE, now))
+    grouped = offer.day_map(type_id, INVITEE_ZONE, now)
     today = now.astimezone(ZoneInfo(INVITEE_ZONE)).date()
     day = next(iter(grouped), today)
-    weeks = [
-        [
-            DayView(
-                iso=c.iso,
-                day=c.day,
-                in_month=c.in_month,
-                open=c.open_count > 0,
-                today=c.is_today,
-                label=c.label,
-            )
-            for c in week
-        ]
-        for week in month_weeks(
-            first_of_month(day), {d: len(v) for d, v in grouped.items()}, today
-        )
-    ]
+    weeks = _month_view(grouped, first_of_month(day).isoformat(), today)
     slots = [
         SlotOption(iso=s.astimezone(dt.UTC).isoformat(), label=clock(s, False))
         for s in grouped.get(day, [])

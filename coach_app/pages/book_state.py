@@ -56,6 +56,38 @@ class SlotOption(BaseModel):
     label: str
 
 
+# Month grids made once per (grouping, month, today) and shared by the open
+# pages showing them: a live push to fifty pages in one zone builds one.
+# Nothing mutates them in place.
+_month_views: dict[tuple[int, str, dt.date], tuple[dict, list]] = {}
+
+
+def _month_view(grouped: dict, month: str, today: dt.date) -> list[list[DayView]]:
+    key = (id(grouped), month, today)
+    hit = _month_views.get(key)
+    if hit is not None and hit[0] is grouped:
+        return hit[1]
+    first = dt.date.fromisoformat(month)
+    weeks = [
+        [
+            DayView(
+                iso=c.iso,
+                day=c.day,
+                in_month=c.in_month,
+                open=c.open_count > 0,
+                today=c.is_today,
+                label=c.label,
+            )
+            for c in week
+        ]
+        for week in month_weeks(first, {d: len(v) for d, v in grouped.items()}, today)
+    ]
+    if len(_month_views) >= 256:
+        _month_views.clear()
+    _month_views[key] = (grouped, weeks)
+    return weeks
+
+
 class BookState(rx.State):
     found: bool = True
     coach_name: str = ""
@@ -168,7 +200,7 @@ class BookState(rx.State):
             offer.coach_name,
             types,
             offer.slots(self.type_id, now),
-            dict(offer.days(self.type_id, self.timezone, now)),
+            offer.day_map(self.type_id, self.timezone, now),
         )
 
     def _apply_live(self, coach_id: int, offer: offers.Offer) -> None:
@@ -253,25 +285,7 @@ class BookState(rx.State):
             self.notice = TAKEN_NOTICE
 
     def _render_month(self, grouped: dict, today: dt.date) -> None:
-        first = dt.date.fromisoformat(self.month)
-        weeks = month_weeks(first, {d: len(v) for d, v in grouped.items()}, today)
-        self._set(
-            "weeks",
-            [
-                [
-                    DayView(
-                        iso=c.iso,
-                        day=c.day,
-                        in_month=c.in_month,
-                        open=c.open_count > 0,
-                        today=c.is_today,
-                        label=c.label,
-                    )
-                    for c in week
-                ]
-                for week in weeks
-            ],
-        )
+        self._set("weeks", _month_view(grouped, self.month, today))
         in_month = [c for w in self.weeks for c in w if c.in_month]
         if self.focus_day not in {c.iso for c in in_month}:
             chosen = [c.iso for c in in_month if c.iso == self.day]

@@ -99,6 +99,7 @@ class Offer:
     _grouped: dict[tuple[int, str], tuple[list, int, list]] = field(
         default_factory=dict, repr=False
     )
+    _day_maps: dict[int, tuple[list, dict]] = field(default_factory=dict, repr=False)
 
     @property
     def type_options(self) -> list[tuple[int, str, int]]:
@@ -163,6 +164,21 @@ class Offer:
             self._grouped.clear()
         self._grouped[key] = (slots, first, grouped)
         return grouped
+
+    def day_map(
+        self, type_id: int, zone: str, now: dt.datetime | None = None
+    ) -> dict[dt.date, list[dt.datetime]]:
+        """`days` as a dict, the same object for every page that asks while
+        the grouping holds (pages may key their own rendering on it)."""
+        grouped = self.days(type_id, zone, now)
+        hit = self._day_maps.get(id(grouped))
+        if hit is not None and hit[0] is grouped:
+            return hit[1]
+        mapped = dict(grouped)
+        if len(self._day_maps) >= 256:
+            self._day_maps.clear()
+        self._day_maps[id(grouped)] = (grouped, mapped)
+        return mapped
 
 
 # --- reading -------------------------------------------------------------------
