@@ -1,5 +1,6 @@
 # One entry point. `make run` serves the app on the embedded SQLite database;
-# `make test` runs the whole suite. Both install what they need into .venv.
+# `make serve` is the production start (PostgreSQL, Redis, several workers);
+# `make test` runs the whole suite. All install what they need into .venv.
 
 PYTHON ?= python3
 # `make run FRONTEND_PORT=3001 BACKEND_PORT=8001` when the defaults are taken.
@@ -13,7 +14,7 @@ export REFLEX_USE_NPM := 1
 export REFLEX_TELEMETRY_ENABLED := false
 export TELEMETRY_ENABLED := false
 
-.PHONY: run test lint bench install install-test chromium clean
+.PHONY: run serve test lint bench install install-test chromium clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +32,14 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(BIN)/reflex db migrate
 	$(BIN)/reflex run --frontend-port $(FRONTEND_PORT) --backend-port $(BACKEND_PORT)
+
+# Production: PostgreSQL, Redis, WORKERS processes on HOST:PORT (README,
+# "Production"); e.g. `make serve WORKERS=4 PORT=8000`.
+WORKERS ?= 2
+HOST ?= 0.0.0.0
+PORT ?= 8000
+serve: install
+	WORKERS=$(WORKERS) HOST=$(HOST) PORT=$(PORT) sh scripts/serve-production.sh
 
 # Debian's chromium when present; otherwise Playwright's own download.
 chromium: install-test

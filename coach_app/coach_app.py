@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from coach_app.health import with_health
 from coach_app.live import live_updates
 from coach_app.notify.delivery import delivery_loop
 from coach_app.pages import (  # noqa: F401
@@ -20,8 +21,8 @@ from coach_app.sync.scheduler import sync_loop
 from coach_app.webhooks import with_webhooks
 
 app = rx.App(
-    # POST /webhooks/<provider>; POST /auth/session and /auth/logout
-    api_transformer=[with_webhooks, with_session_routes],
+    # POST /webhooks/<provider>; POST /auth/session and /auth/logout; GET /health
+    api_transformer=[with_webhooks, with_session_routes, with_health],
     html_lang="en",
     stylesheets=["/contrast.css"],
 )

@@ -1,40 +1,36 @@
 """Live updates: push fresh availability to every open page of a coach.
 
 Chosen over `rx.SharedState` because each invitee sees the shared slot list
-through their own time zone and chosen type: the expensive part — computing
-the coach's open slots — is done ONCE per change (per coach, for all active
-types over the booking horizon), then each open page gets its own rendering
-through `app.modify_state`, which sends only that page's delta.
+through their own time zone and chosen type: the expensive part — reading
+the coach's busy time and computing the open slots — is done ONCE per
+change (`services.offers`, one load per change per coach per process), then
+each open page gets its own rendering through `app.modify_state`, which
+sends only that page's delta. Pages in the same zone share one grouping.
 
 Changes are coalesced per coach: while a refresh runs, further changes for the
 same coach mark it dirty and cause exactly one more refresh afterwards.
 
-Viewers are tracked in this process. With several workers behind Redis, a
-change made on one worker reaches the pages whose websockets it can address
-through Reflex's state manager; the scheduler's lease keeps syncs unique.
+Viewers are tracked per process: a page is refreshed by the process that
+holds its websocket. With several workers or hosts (Redis configured), every
+change is also published on Redis (`coach_app.fanout`), and each process
+refreshes the pages it holds; without Redis nothing leaves the process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from reflex.istate.manager.token import BaseStateToken
 
-from coach_app import changes
-from coach_app.db import session_scope
-from coach_app.models import Coach, utcnow
-from coach_app.services import availability
-from coach_app.services.appointment_types import list_types
+from coach_app import changes, fanout
+from coach_app.services import offers
 
 log = logging.getLogger(__name__)
 
-SlotsByType = dict[int, list[dt.datetime]]
 # kind -> (state class, apply(state, coach_id, offer)) registered by pages
 _appliers: dict[str, tuple[type, Callable[..., Any]]] = {}
 _viewers: dict[str, dict[int, set[str]]] = {}
@@ -44,8 +40,9 @@ _loop: asyncio.AbstractEventLoop | None = None
 _app: Any = None
 _running: dict[int, asyncio.Task] = {}
 _dirty: set[int] = set()
-# For tests and benchmarks: number of slot computations per coach.
-recompute_count: dict[int, int] = {}
+# For tests and benchmarks: how often each coach's offer was read and
+# computed in this process (one per change, however many pages are open).
+recompute_count = offers.loads
 
 
 def register_applier(kind: str, state_cls: type, apply: Callable[..., Any]) -> None:
@@ -106,29 +103,23 @@ async def _refresh_loop(coach_id: int) -> None:
         _running.pop(coach_id, None)
 
 
-@dataclass(frozen=True)
-class Offer:
-    """What every open booking page of one coach shows, computed once."""
-
-    coach_name: str
-    types: list[tuple[int, str, int]]  # (id, name, duration) of offered types
-    slots: SlotsByType
+Offer = offers.Offer
 
 
-def compute_offer(coach_id: int, now: dt.datetime | None = None) -> Offer | None:
-    """Open slots of every offered type of the coach, over each type's horizon."""
-    now = now or utcnow()
-    recompute_count[coach_id] = recompute_count.get(coach_id, 0) + 1
-    with session_scope() as s:
-        coach = s.get(Coach, coach_id)
-        if coach is None:
-            return None
-        types = [t for t in list_types(s, coach_id) if t.active]
-        return Offer(
-            coach_name=coach.display_name,
-            types=[(t.id, t.name, t.duration_min) for t in types],  # type: ignore[misc]
-            slots={t.id: availability.slots(s, coach, t, now) for t in types},  # type: ignore[misc]
-        )
+def compute_offer(coach_id: int) -> Offer | None:
+    """The coach's offer for every open booking page (read once per change)."""
+    return offers.offer(coach_id)
+
+
+def watched_coaches() -> set[int]:
+    with _lock:
+        return {c for by_coach in _viewers.values() for c, t in by_coach.items() if t}
+
+
+def refresh_all() -> None:
+    """Refresh every page this process holds (changes may have been missed)."""
+    for coach_id in watched_coaches():
+        notify(coach_id)
 
 
 async def _is_connected(token: str) -> bool:
@@ -170,11 +161,19 @@ async def refresh(coach_id: int) -> None:
 
 
 async def live_updates(app: Any) -> None:
-    """Lifespan task: remember the loop and the app, then idle."""
+    """Lifespan task: remember the loop and the app; with Redis configured,
+    relay changes to and from the other processes; else idle."""
     global _loop, _app
     _loop, _app = asyncio.get_running_loop(), app
     changes.on_coach_change(notify)
     try:
-        await asyncio.Event().wait()
+        await fanout.relay(on_resync=_resync)
     finally:
+        changes.remove_listener(notify)
         _loop = None
+
+
+def _resync() -> None:
+    """The link to the other processes was down: what we hold may be stale."""
+    offers.invalidate_all()
+    refresh_all()

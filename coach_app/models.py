@@ -243,7 +243,16 @@ class ExternalEvent(SQLModel, table=True):
     __tablename__ = "external_event"
     __table_args__ = (
         sa.UniqueConstraint("sub_calendar_id", "remote_id", "occurrence"),
-        sa.Index("ix_external_event_coach_start", "coach_id", "start"),
+        # Covers the booking page's read of busy time (coach, end > from,
+        # start < to, busy, calendar) without touching the table rows.
+        sa.Index(
+            "ix_external_event_coach_end",
+            "coach_id",
+            "end",
+            "start",
+            "busy",
+            "sub_calendar_id",
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     coach_id: int = Field(foreign_key="coach.id")

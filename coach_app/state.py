@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 
 import reflex as rx
+from reflex.config import get_config
 
-from coach_app.db import session_scope
+from coach_app.db import read_scope, session_scope
 from coach_app.services import auth
 from coach_app.services.errors import NotLoggedIn
 from coach_app.session_http import (
@@ -29,13 +30,25 @@ from coach_app.session_http import (
 def post_to_backend(path: str, fields: dict[str, str]) -> rx.event.EventSpec:
     """Navigate the page by a form POST to a backend endpoint (the page
     reloads from the response), so a cookie it sets reaches the next
-    websocket connection. ``getBackendURL``/``env`` are Reflex's own (its
-    upload links use them the same way)."""
+    websocket connection.
+
+    The backend's address is worked out as Reflex's own ``getBackendURL``
+    does (a local host name becomes the page's; over https the page's
+    scheme and port), but in the script itself: in the production build
+    Reflex's module-level names are minified away, out of an evaluated
+    script's reach."""
     script = (
         "(() => {"
+        f"const api = new URL({json.dumps(get_config().api_url)});"
+        "if (['localhost', '0.0.0.0', '::', '0:0:0:0:0:0:0:0']"
+        ".includes(api.hostname)) {"
+        "api.hostname = window.location.hostname;"
+        "if (window.location.protocol === 'https:') {"
+        "api.protocol = 'https:'; api.port = ''; }"
+        "}"
         "const form = document.createElement('form');"
         "form.method = 'POST';"
-        f"form.action = new URL({json.dumps(path)}, getBackendURL(env.PING)).href;"
+        f"form.action = new URL({json.dumps(path)}, api).href;"
         f"for (const [name, value] of Object.entries({json.dumps(fields)})) {{"
         "const input = document.createElement('input');"
         "input.type = 'hidden'; input.name = name; input.value = value;"
@@ -61,7 +74,7 @@ class AuthState(rx.State):
         return session_token_from(self.router.headers.cookie)
 
     def _coach_id(self) -> int | None:
-        with session_scope() as s:
+        with read_scope() as s:
             coach = auth.coach_for_token(s, self._session_token())
             if coach is None:
                 return None

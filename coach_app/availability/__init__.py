@@ -56,7 +56,13 @@ Complexity
 """
 
 from .domain import AppointmentRules, BusyInterval, BusyKind, TimeWindow, WorkingHours
-from .engine import UtcWindow, group_by_local_date, open_slots, working_windows
+from .engine import (
+    UtcWindow,
+    group_by_local_date,
+    open_slots,
+    open_slots_merged,
+    working_windows,
+)
 from .intervals import blocking_intervals, conflicts, merge_intervals
 from .localtime import resolve_local
 
@@ -72,6 +78,7 @@ __all__ = [
     "group_by_local_date",
     "merge_intervals",
     "open_slots",
+    "open_slots_merged",
     "resolve_local",
     "working_windows",
 ]

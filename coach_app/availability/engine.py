@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -16,7 +16,13 @@ from .domain import AppointmentRules, BusyInterval, BusyKind, WorkingHours, to_u
 from .intervals import merge_intervals
 from .localtime import resolve_local
 
-__all__ = ["UtcWindow", "group_by_local_date", "open_slots", "working_windows"]
+__all__ = [
+    "UtcWindow",
+    "group_by_local_date",
+    "open_slots",
+    "open_slots_merged",
+    "working_windows",
+]
 
 _MIDNIGHT = time(0, 0)
 _ONE_DAY = timedelta(days=1)
@@ -91,42 +97,13 @@ def open_slots(
     ``busy`` may be in any order and may overlap. Runs in
     O(n log n + slots + windows * log n) for n busy intervals.
     """
-    tz = hours.tz
-    now_utc = to_utc(now, "now")
-    duration = rules.duration
-    step = rules.step
-    before = rules.buffer_before
-    after = rules.buffer_after
-
-    today = now_utc.astimezone(tz).date()
-    lo = now_utc + rules.min_notice
-    hi = resolve_local(today + timedelta(days=rules.horizon_days), _MIDNIGHT, tz)
-    if range_start is not None:
-        lo = max(lo, to_utc(range_start, "range_start"))
-    if range_end is not None:
-        hi = min(hi, to_utc(range_end, "range_end"))
-    if rules.horizon_days == 0 or lo >= hi:
+    where = _where(hours, rules, now, range_start, range_end, same_type_starts)
+    if where is None:
         return []
-
-    # Windows of date D end by the first instant the clock reads D+1 00:00, so
-    # no date before lo's local date can contribute. The extra day after hi's
-    # local date only matters if a fold carried the clock back across midnight.
-    windows = working_windows(
-        hours, lo.astimezone(tz).date(), hi.astimezone(tz).date() + _ONE_DAY
-    )
-    if rules.max_per_day is not None:
-        booked = Counter(
-            to_utc(s, "same_type_starts").astimezone(tz).date()
-            for s in same_type_starts
-        )
-        cap = rules.max_per_day
-        windows = [w for w in windows if booked[w.day] < cap]
-    if not windows:
-        return []
-
+    lo, hi, windows = where
     # Only intervals that can touch a padded slot matter: prune, then sort+merge.
-    pad_lo = max(lo, windows[0].start) - before
-    pad_hi = min(hi + duration, windows[-1].end) + after
+    pad_lo = max(lo, windows[0].start) - rules.buffer_before
+    pad_hi = min(hi + rules.duration, windows[-1].end) + rules.buffer_after
     if check_conflicts:
         spans = [
             (iv.start, iv.end)
@@ -142,8 +119,116 @@ def open_slots(
             if iv.kind is _APPOINTMENT and iv.end > pad_lo and iv.start < pad_hi
         ]
     starts, ends = merge_intervals(spans)
-    n = len(starts)
+    return _sweep(windows, rules, lo, hi, starts, ends)
 
+
+def open_slots_merged(
+    hours: WorkingHours,
+    rules: AppointmentRules,
+    starts: Sequence[datetime],
+    ends: Sequence[datetime],
+    *,
+    now: datetime,
+    range_start: datetime | None = None,
+    range_end: datetime | None = None,
+    same_type_starts: Iterable[datetime] = (),
+) -> list[datetime]:
+    """:func:`open_slots` over blocking intervals that are already merged.
+
+    ``starts``/``ends`` are what :func:`~.intervals.merge_intervals` returns
+    for the blocking intervals (UTC, disjoint, strictly increasing); they may
+    reach far beyond the range. For callers that keep a coach's merged busy
+    time (the booking page's cache): one merge serves every appointment type
+    and every refresh, and the call costs O(slots + windows * log n). The
+    result equals :func:`open_slots` on the unmerged intervals.
+    """
+    where = _where(hours, rules, now, range_start, range_end, same_type_starts)
+    if where is None:
+        return []
+    lo, hi, windows = where
+    return _sweep(windows, rules, lo, hi, starts, ends)
+
+
+def _where(
+    hours: WorkingHours,
+    rules: AppointmentRules,
+    now: datetime,
+    range_start: datetime | None,
+    range_end: datetime | None,
+    same_type_starts: Iterable[datetime],
+) -> tuple[datetime, datetime, list[UtcWindow]] | None:
+    """``[lo, hi)`` for slot starts and the windows that can hold one; None
+    when nothing can be offered."""
+    bounds = _bounds(hours, rules, now, range_start, range_end)
+    if bounds is None:
+        return None
+    lo, hi = bounds
+    windows = _open_windows(hours, rules, lo, hi, same_type_starts)
+    return (lo, hi, windows) if windows else None
+
+
+def _bounds(
+    hours: WorkingHours,
+    rules: AppointmentRules,
+    now: datetime,
+    range_start: datetime | None,
+    range_end: datetime | None,
+) -> tuple[datetime, datetime] | None:
+    """``[lo, hi)``: where slot starts may lie (notice, horizon, range)."""
+    tz = hours.tz
+    now_utc = to_utc(now, "now")
+    today = now_utc.astimezone(tz).date()
+    lo = now_utc + rules.min_notice
+    hi = resolve_local(today + timedelta(days=rules.horizon_days), _MIDNIGHT, tz)
+    if range_start is not None:
+        lo = max(lo, to_utc(range_start, "range_start"))
+    if range_end is not None:
+        hi = min(hi, to_utc(range_end, "range_end"))
+    if rules.horizon_days == 0 or lo >= hi:
+        return None
+    return lo, hi
+
+
+def _open_windows(
+    hours: WorkingHours,
+    rules: AppointmentRules,
+    lo: datetime,
+    hi: datetime,
+    same_type_starts: Iterable[datetime],
+) -> list[UtcWindow]:
+    """Working windows that can hold a slot start in ``[lo, hi)``, without
+    the dates whose daily maximum is reached."""
+    tz = hours.tz
+    # Windows of date D end by the first instant the clock reads D+1 00:00, so
+    # no date before lo's local date can contribute. The extra day after hi's
+    # local date only matters if a fold carried the clock back across midnight.
+    windows = working_windows(
+        hours, lo.astimezone(tz).date(), hi.astimezone(tz).date() + _ONE_DAY
+    )
+    if rules.max_per_day is not None:
+        booked = Counter(
+            to_utc(s, "same_type_starts").astimezone(tz).date()
+            for s in same_type_starts
+        )
+        cap = rules.max_per_day
+        windows = [w for w in windows if booked[w.day] < cap]
+    return windows
+
+
+def _sweep(
+    windows: list[UtcWindow],
+    rules: AppointmentRules,
+    lo: datetime,
+    hi: datetime,
+    starts: Sequence[datetime],
+    ends: Sequence[datetime],
+) -> list[datetime]:
+    """Walk each window's grid, jumping past blocking intervals."""
+    duration = rules.duration
+    step = rules.step
+    before = rules.buffer_before
+    after = rules.buffer_after
+    n = len(starts)
     slots: list[datetime] = []
     for window in windows:
         last = window.end - duration  # latest start that still ends in the window

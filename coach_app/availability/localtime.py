@@ -23,13 +23,19 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 __all__ = ["local_date", "resolve_local"]
 
 
+@lru_cache(maxsize=16384)
 def resolve_local(day: date, wall: time, tz: ZoneInfo) -> datetime:
-    """The UTC instant denoted by wall time ``wall`` on local date ``day`` in ``tz``."""
+    """The UTC instant denoted by wall time ``wall`` on local date ``day`` in ``tz``.
+
+    Pure, so memoised: every refresh of a booking page resolves the same
+    few windows of the same dates again.
+    """
     naive = datetime.combine(day, wall.replace(tzinfo=None, fold=0))
     first = naive.replace(tzinfo=tz).astimezone(UTC)
     if first.astimezone(tz).replace(tzinfo=None) == naive:

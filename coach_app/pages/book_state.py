@@ -4,8 +4,10 @@ Steps: pick (type, day on a month calendar, time) → details → done. With
 `?reschedule=<manage token>` the same page moves an existing appointment:
 the type is fixed to the appointment's, and details become one confirmation.
 
-Open slots live in a backend-only list; the browser gets the month grid and
-the chosen day's times, rendered in the invitee's zone and clock. Live pushes
+Open slots come from the coach's offer (`services.offers`: read once per
+change of the coach's data, kept in memory, shared by every open page) into
+a backend-only list; the browser gets the month grid and the chosen day's
+times, rendered in the invitee's zone and clock. Live pushes
 (`coach_app.live`) re-render them without touching the database.
 """
 
@@ -20,12 +22,11 @@ from pydantic import BaseModel
 
 from coach_app import live
 from coach_app.availability import group_by_local_date
-from coach_app.db import session_scope
+from coach_app.db import read_scope, session_scope
 from coach_app.models import Appointment, AppointmentType, Client, Coach, utcnow
 from coach_app.notify import links
-from coach_app.services import availability, booking, manage
+from coach_app.services import availability, booking, manage, offers
 from coach_app.services.add_to_calendar import Entry, google_link, ics_file
-from coach_app.services.appointment_types import list_types
 from coach_app.services.errors import UserError
 from coach_app.services.validation import check_timezone, timezone_names
 from coach_app.views.clock import clock, long_date, month_title, utc_offset
@@ -53,6 +54,38 @@ class DayView(BaseModel):
 class SlotOption(BaseModel):
     iso: str
     label: str
+
+
+# Month grids made once per (grouping, month, today) and shared by the open
+# pages showing them: a live push to fifty pages in one zone builds one.
+# Nothing mutates them in place.
+_month_views: dict[tuple[int, str, dt.date], tuple[dict, list]] = {}
+
+
+def _month_view(grouped: dict, month: str, today: dt.date) -> list[list[DayView]]:
+    key = (id(grouped), month, today)
+    hit = _month_views.get(key)
+    if hit is not None and hit[0] is grouped:
+        return hit[1]
+    first = dt.date.fromisoformat(month)
+    weeks = [
+        [
+            DayView(
+                iso=c.iso,
+                day=c.day,
+                in_month=c.in_month,
+                open=c.open_count > 0,
+                today=c.is_today,
+                label=c.label,
+            )
+            for c in week
+        ]
+        for week in month_weeks(first, {d: len(v) for d, v in grouped.items()}, today)
+    ]
+    if len(_month_views) >= 256:
+        _month_views.clear()
+    _month_views[key] = (grouped, weeks)
+    return weeks
 
 
 class BookState(rx.State):
@@ -122,75 +155,105 @@ class BookState(rx.State):
     # -- loading and live updates --------------------------------------------
 
     def _refresh(self) -> None:
-        """Recompute open slots of the chosen type; keep choices still valid."""
+        """Show the coach's current offer (read once per change and kept in
+        memory, see `services.offers`); keep choices still valid."""
         if self._refused:
             return
-        with session_scope() as s:
-            try:
-                coach = booking.coach_by_slug(s, self._slug())
-                rows = [t for t in list_types(s, coach.id) if t.active]
-                if self.moving:
+        try:
+            offer = offers.offer_for_slug(self._slug())
+            fixed = None
+            if self.moving:
+                with read_scope() as s:
                     fixed = self._moving_type(s)
-                    rows = [fixed] if fixed else []
-            except UserError as exc:
-                self._refuse(str(exc))
-                return
-            types = [(t.id, t.name, t.duration_min) for t in rows]
-            self._descriptions = {t.id: t.description for t in rows}  # type: ignore[misc]
-            type_id = self._pick_type(types)
-            open_slots = (
-                availability.slots(s, coach, s.get(AppointmentType, type_id), utcnow())
-                if type_id
-                else []
-            )
-            coach_id, coach_name = coach.id, coach.display_name
-        self._show(coach_name, types, open_slots)
-        if coach_id is not None:
-            live.watch("book", coach_id, self.router.session.client_token)
+        except UserError as exc:
+            self._refuse(str(exc))
+            return
+        if fixed is not None and fixed.id not in {t[0] for t in offer.type_options}:
+            self._show_archived_type(offer, fixed)
+        else:
+            self._show_offer(offer, fixed.id if fixed else None)
+        live.watch("book", offer.coach_id, self.router.session.client_token)
 
     def _moving_type(self, s) -> AppointmentType | None:
         managed = manage.open_link(s, self._token)
         return s.get(AppointmentType, managed.type_id) if managed.type_id else None
 
-    def _apply_live(self, coach_id: int, offer: live.Offer) -> None:
+    def _show_archived_type(self, offer: offers.Offer, fixed: AppointmentType) -> None:
+        """Moving an appointment whose type is no longer offered to new
+        invitees: its slots are computed from the database."""
+        with read_scope() as s:
+            coach = s.get(Coach, offer.coach_id)
+            open_slots = availability.slots(s, coach, fixed, utcnow())
+        self._descriptions = {fixed.id: fixed.description}  # type: ignore[dict-item]
+        types = [(fixed.id, fixed.name, fixed.duration_min)]
+        self._pick_type(types)  # type: ignore[arg-type]
+        self._show(offer.coach_name, types, open_slots)  # type: ignore[arg-type]
+
+    def _show_offer(self, offer: offers.Offer, only_type: int | None = None) -> None:
+        types = offer.type_options
+        if only_type is not None:
+            types = [t for t in types if t[0] == only_type]
+        self._descriptions = offer.descriptions
+        self._pick_type(types)
+        now = utcnow()
+        self._show(
+            offer.coach_name,
+            types,
+            offer.slots(self.type_id, now),
+            offer.day_map(self.type_id, self.timezone, now),
+        )
+
+    def _apply_live(self, coach_id: int, offer: offers.Offer) -> None:
         """A live push: the coach's offer, computed once for all open pages."""
         if self.step == "done" or self._refused:
             return
-        types = offer.types
         if self.moving:
             # Only the appointment's own type; an archived one is not in the
             # offer, and its page keeps what the last load computed.
-            types = [t for t in types if t[0] == self.type_id]
-            if not types:
+            if self.type_id not in {t[0] for t in offer.type_options}:
                 return
-        self._pick_type(types)
-        self._show(offer.coach_name, types, offer.slots.get(self.type_id, []))
+            self._show_offer(offer, self.type_id)
+        else:
+            self._show_offer(offer)
 
     def _pick_type(self, types: list[tuple[int, str, int]]) -> int:
         if self.type_id not in {t[0] for t in types}:
             self.type_id = types[0][0] if types else 0
         return self.type_id
 
+    def _set(self, name: str, value: object) -> None:
+        """Assign only what changed: a live push then sends each open page
+        just its changed vars, and its browser re-renders only those."""
+        if getattr(self, name) != value:
+            setattr(self, name, value)
+
     def _show(
         self,
         coach_name: str,
         types: list[tuple[int, str, int]],
         open_slots: list[dt.datetime],
+        grouped: dict | None = None,
     ) -> None:
-        self.found = True
-        self.coach_name = coach_name
-        self.types = [
-            TypeCard(
-                id=i, name=n, duration=d, description=self._descriptions.get(i, "")
-            )
-            for i, n, d in types
-        ]
+        self._set("found", True)
+        self._set("coach_name", coach_name)
+        self._set(
+            "types",
+            [
+                TypeCard(
+                    id=i, name=n, duration=d, description=self._descriptions.get(i, "")
+                )
+                for i, n, d in types
+            ],
+        )
         self._open = open_slots
-        self._render()
+        self._render(grouped)
 
-    def _render(self) -> None:
+    def _render(self, grouped: dict | None = None) -> None:
+        """`grouped`: the open slots by the invitee's local date, when the
+        offer has them already (shared by the pages in one zone)."""
         zone = ZoneInfo(self.timezone)
-        grouped = group_by_local_date(self._open, zone)
+        if grouped is None:
+            grouped = group_by_local_date(self._open, zone)
         if self.day and dt.date.fromisoformat(self.day) not in grouped:
             self.day = ""
         if not self.day and grouped:
@@ -206,35 +269,23 @@ class BookState(rx.State):
             bool(grouped) and self.month < first_of_month(max(grouped)).isoformat()
         )
         chosen = grouped.get(dt.date.fromisoformat(self.day), []) if self.day else []
-        self.slots = [
-            SlotOption(
-                iso=local.astimezone(dt.UTC).isoformat(),
-                label=clock(local, self.hour12),
-            )
-            for local in chosen
-        ]
+        self._set(
+            "slots",
+            [
+                SlotOption(
+                    iso=local.astimezone(dt.UTC).isoformat(),
+                    label=clock(local, self.hour12),
+                )
+                for local in chosen
+            ],
+        )
         if self.slot and self.slot not in {x.iso for x in self.slots}:
             self.slot = ""
             self.step = "pick"
             self.notice = TAKEN_NOTICE
 
     def _render_month(self, grouped: dict, today: dt.date) -> None:
-        first = dt.date.fromisoformat(self.month)
-        weeks = month_weeks(first, {d: len(v) for d, v in grouped.items()}, today)
-        self.weeks = [
-            [
-                DayView(
-                    iso=c.iso,
-                    day=c.day,
-                    in_month=c.in_month,
-                    open=c.open_count > 0,
-                    today=c.is_today,
-                    label=c.label,
-                )
-                for c in week
-            ]
-            for week in weeks
-        ]
+        self._set("weeks", _month_view(grouped, self.month, today))
         in_month = [c for w in self.weeks for c in w if c.in_month]
         if self.focus_day not in {c.iso for c in in_month}:
             chosen = [c.iso for c in in_month if c.iso == self.day]
@@ -250,7 +301,7 @@ class BookState(rx.State):
         self._token = self.router.url.query_parameters.get("reschedule", "")
         if self._token:
             try:
-                with session_scope() as s:
+                with read_scope() as s:
                     managed = manage.open_link(s, self._token)
             except UserError as exc:
                 return self._refuse(str(exc))
@@ -287,7 +338,7 @@ class BookState(rx.State):
         self.zone_text = self.timezone
         self.zone_error = ""
         if self.moving_from and self._token:
-            with session_scope() as s:
+            with read_scope() as s:
                 self.moving_from = self._when(manage.open_link(s, self._token).start)
         self._refresh()
         return True
@@ -323,7 +374,7 @@ class BookState(rx.State):
         self.hour12 = bool(value)
         self._render()
         if self.moving_from and self._token:
-            with session_scope() as s:
+            with read_scope() as s:
                 self.moving_from = self._when(manage.open_link(s, self._token).start)
 
     # -- picking ---------------------------------------------------------------
@@ -395,6 +446,7 @@ class BookState(rx.State):
         self.slot = ""
         self.step = "pick"
         self.notice = str(exc)
+        offers.outdated(self._slug())  # the database knows better than the cache
         self._refresh()
 
     @rx.event

@@ -15,7 +15,7 @@ import reflex as rx
 from pydantic import BaseModel
 
 from coach_app import live
-from coach_app.db import session_scope
+from coach_app.db import read_scope, session_scope
 from coach_app.models import Coach, utcnow
 from coach_app.pages.notice_mixin import NoticesMixin
 from coach_app.services import booking
@@ -127,7 +127,7 @@ class CalendarState(NoticesMixin, AuthState):
     # -- loading -------------------------------------------------------------
 
     def _load(self, coach_id: int) -> None:
-        with session_scope() as s:
+        with read_scope() as s:  # never waits for a sync writing events
             coach = s.get(Coach, coach_id)
             assert coach is not None
             self.timezone = coach.timezone

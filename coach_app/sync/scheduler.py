@@ -13,7 +13,9 @@ a time, whichever wins. ``request_sync`` ("Sync now", later webhooks) wakes
 the loops of *this* process and makes them sync that connection even if it
 is not due; it is safe from any thread, like ``notify.wakeup``. A request
 for a connection being synced right now is kept and served once that sync
-ends, since the running one may have started before the change.
+ends, since the running one may have started before the change — whether
+this process runs it or another worker or host holds its lease (then the
+request is retried every ``LEASE_RETRY_SECONDS`` until the lease is ours).
 
 Booking changes wake the loop through ``changes.on_coach_change``.
 Due push work does not override a connection-wide back-off (after a rate
@@ -27,6 +29,7 @@ import asyncio
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
 
@@ -43,10 +46,14 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LOOP_INTERVAL = 5.0
 DEFAULT_CONCURRENCY = 4
+LEASE_RETRY_SECONDS = 1.0
 
 _lock = threading.Lock()
 _waker = Waker()
 _requested: dict[int, None] = {}  # ordered set
+# time.monotonic() when this process's sync loop last looked for work
+# (None: not running here); `coach_app.health` reports it.
+heartbeat: float | None = None
 
 
 def request_sync(connection_id: int) -> None:
@@ -140,11 +147,20 @@ async def run_due(
     return list(await asyncio.gather(*(one(i) for i in ids)))
 
 
-async def _sync_quietly(connection_id: int, url: str | None) -> None:
+async def _sync_quietly(
+    connection_id: int, url: str | None, requested: bool = False
+) -> None:
     try:
-        await sync_connection(connection_id, url=url)
+        result = await sync_connection(connection_id, url=url)
     except Exception:
         log.exception("sync of connection %s failed", connection_id)
+        return
+    if requested and not result.ran:
+        # Another worker or host holds the lease. Its sync may have begun
+        # before the change this request is about (a webhook can reach any
+        # worker), so ask again until we get the lease after it.
+        _put_back([connection_id])
+        asyncio.get_running_loop().call_later(LEASE_RETRY_SECONDS, wake_sync)
 
 
 async def sync_loop(
@@ -164,8 +180,10 @@ async def sync_loop(
         running.pop(connection_id, None)
         kicked.set()
 
+    global heartbeat
     try:
         while stop is None or not stop.is_set():
+            heartbeat = time.monotonic()
             kicked.clear()
             requested = _take_requested()
             try:
@@ -179,7 +197,9 @@ async def sync_loop(
                     if connection_id in requested:
                         waiting.append(connection_id)
                     continue
-                task = asyncio.create_task(_sync_quietly(connection_id, url))
+                task = asyncio.create_task(
+                    _sync_quietly(connection_id, url, connection_id in requested)
+                )
                 running[connection_id] = task
                 task.add_done_callback(partial(_forget_task, finished, connection_id))
             _put_back(waiting)

@@ -22,7 +22,10 @@ from coach_app.availability import (
     BusyInterval,
     BusyKind,
     WorkingHours,
+    blocking_intervals,
+    merge_intervals,
     open_slots,
+    open_slots_merged,
 )
 
 # Zone -> its 2026 DST change dates (a scenario starts 0-1 days before one) and
@@ -372,6 +375,24 @@ def test_open_slots_match_brute_force_and_are_free_and_in_working_windows(
         same_type_starts=scenario["same_type_starts"],
     )
     assert slots == ref_open_slots(**scenario)
+    # The same answer from blocking time merged beforehand (the booking
+    # page's cache), however far it reaches beyond the range.
+    starts, ends = merge_intervals(
+        (iv.start, iv.end)
+        for iv in blocking_intervals(
+            scenario["busy"], check_conflicts=scenario["check_conflicts"]
+        )
+    )
+    assert slots == open_slots_merged(
+        scenario["hours"],
+        scenario["rules"],
+        starts,
+        ends,
+        now=scenario["now"],
+        range_start=scenario["range_start"],
+        range_end=scenario["range_end"],
+        same_type_starts=scenario["same_type_starts"],
+    )
 
     rules: AppointmentRules = scenario["rules"]
     hours: WorkingHours = scenario["hours"]
