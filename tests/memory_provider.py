@@ -103,6 +103,7 @@ class _Calendar:
     log: list[tuple[int, str]] = field(default_factory=list)  # (revision, id)
     revision: int = 0
     epoch: int = 0  # bumped when every cursor is invalidated
+    born: dict[str, int] = field(default_factory=dict)  # id → revision created
 
     @property
     def cursor(self) -> str:
@@ -127,6 +128,9 @@ class MemoryServer:
         self.password = password
         self.calendars: dict[str, _Calendar] = {}
         self.faults: list[Fault] = []
+        # Like EWS and Xandikos: an event created and deleted after a cursor
+        # is not reported to that cursor at all (RFC 6578 allows it).
+        self.forgets_short_lived = False
         self._etags = itertools.count(1)
         _servers[self.name] = self
 
@@ -159,6 +163,8 @@ class MemoryServer:
         """Store (create or replace) an event; returns its new etag."""
         cal = self.calendar(cal_id)
         etag = f'"{next(self._etags)}"'
+        if event_id not in cal.events:
+            cal.born[event_id] = cal.revision + 1
         cal.events[event_id] = _Event(event_id, etag, raw)
         cal.touch(event_id)
         return etag
@@ -274,6 +280,12 @@ class MemoryProvider:
         if not (epoch.isdigit() and revision.isdigit()) or int(epoch) != cal.epoch:
             raise CursorInvalid(f"{cal_id}: cursor {cursor!r} rejected")
         touched = sorted({i for rev, i in cal.log if rev > int(revision)})
+        if server.forgets_short_lived:
+            touched = [
+                i
+                for i in touched
+                if i in cal.events or cal.born.get(i, 0) <= int(revision)
+            ]
         self._after_call(server, "changes")
         return ChangeSet(
             changed=[_remote_event(cal.events[i]) for i in touched if i in cal.events],

@@ -94,6 +94,9 @@ class Pulled:
     expanded: tuple[str, ...] = ()  # ids whose rows were computed
     malformed: Mapping[str, str] = field(default_factory=dict)
     ours: tuple[RemoteEvent, ...] = ()  # events carrying our key
+    # Events we just created that the listing did not mention and that a
+    # lookup found gone (created and deleted before the listing).
+    gone: tuple[str, ...] = ()
 
 
 # -- actions -----------------------------------------------------------------
@@ -198,6 +201,7 @@ def decide(local: Local, pulled: Pulled, now: dt.datetime) -> Plan:
     if changes.full:
         held = set(local.event_ids)
         held.update(p.remote_id for p in local.pushed if p.remote_id)
+        held.difference_update(pulled.gone)
         since = local.empty_since
         confirmed = since is not None and now - since >= WIPE_CONFIRM_AFTER
         try:
@@ -211,6 +215,7 @@ def decide(local: Local, pulled: Pulled, now: dt.datetime) -> Plan:
         skipped = {k: v for k, v in skipped.items() if k in listed}
     else:
         deleted = list(changes.deleted)
+    deleted += [remote_id for remote_id in pulled.gone if remote_id not in deleted]
 
     if local.stores:
         plan.actions.append(ReplaceEvents(pulled.expanded))

@@ -229,8 +229,12 @@ async def _run(
             # nothing for an item created *and* deleted after the cursor
             # (RFC 6578 allows it; Xandikos does it), so if the cursor stayed
             # before our create, a later external deletion would go unseen.
+            # An event created and deleted before this pull is reported by
+            # neither, so creates the echo does not mention are looked up.
             await checkpoint()
-            echo = await pull_calendar(url, snap, push_sub, provider, clock())
+            echo = await pull_calendar(
+                url, snap, push_sub, provider, clock(), expect=pushed.created_ids
+            )
             report.add_pull(echo)
             if not (echo.repushes or echo.appointments_changed):
                 break

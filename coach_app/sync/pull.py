@@ -59,6 +59,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -121,6 +122,7 @@ class _Prepared:
     expanded: dict[str, tuple[RemoteEvent, BusyTime]] = field(default_factory=dict)
     malformed: dict[str, str] = field(default_factory=dict)
     ours: list[RemoteEvent] = field(default_factory=list)
+    gone: tuple[str, ...] = ()
 
 
 def expansion_window(
@@ -155,8 +157,17 @@ async def pull_calendar(
     sub: SubSnapshot,
     provider: CalendarProvider,
     now: dt.datetime,
+    expect: Collection[str] = (),
 ) -> PullOutcome:
-    """Pull ``sub`` and store the result; provider errors propagate."""
+    """Pull ``sub`` and store the result; provider errors propagate.
+
+    ``expect``: remote ids of events just created in ``sub``. A listing
+    that does not mention one of them may have missed it because it was
+    created and deleted after the cursor (RFC 6578 and Graph delta allow
+    that; EWS does it), or a full listing may have come back empty because
+    the coach deleted it: each is looked up, and one that is gone counts as
+    deleted (even from an empty listing, which is otherwise held).
+    """
     state = await asyncio.to_thread(_read_cursor, url, sub.id)
     stores = snap.stores_events(sub)
     full_due = (stores and not state.stored) or (
@@ -174,8 +185,28 @@ async def pull_calendar(
     if changes is None:
         changes = await provider.list_all(sub.remote_id)
     prepared = await asyncio.to_thread(_prepare, snap, stores, changes, now)
+    prepared.gone = await _gone(provider, sub.remote_id, changes, expect)
     return await asyncio.to_thread(
         apply_changes, url, snap, sub, state.cursor, changes, prepared, now
+    )
+
+
+async def _gone(
+    provider: CalendarProvider,
+    calendar: str,
+    changes: ChangeSet,
+    expect: Collection[str],
+) -> tuple[str, ...]:
+    """Those of ``expect`` the listing does not mention and a lookup does
+    not find."""
+    mentioned = {event.id for event in changes.changed} | set(changes.deleted)
+    return tuple(
+        [
+            remote_id
+            for remote_id in dict.fromkeys(expect)
+            if remote_id not in mentioned
+            and await provider.get(calendar, remote_id) is None
+        ]
     )
 
 
@@ -250,6 +281,7 @@ def apply_changes(
             expanded=tuple(prepared.expanded),
             malformed=prepared.malformed,
             ours=tuple(prepared.ours),
+            gone=prepared.gone,
         )
         plan = decide(local, pulled, now)
         _apply(session, plan, snap, sub, connection, sub_row, cursor_row, prepared, now)

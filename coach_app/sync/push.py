@@ -92,6 +92,7 @@ class _Job:
 class PushOutcome:
     pushed: int = 0
     created: int = 0  # events new on the server (their echo must be consumed)
+    created_ids: list[str] = field(default_factory=list)  # their remote ids
     failed: int = 0
     errors: list[str] = field(default_factory=list)
     retry_after: float | None = None
@@ -150,6 +151,7 @@ async def push_due(
         outcome.pushed += 1
         if result[0] is not None and result[0] != job.remote_id:
             outcome.created += 1
+            outcome.created_ids.append(result[0])
     return outcome
 
 

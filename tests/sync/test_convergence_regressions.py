@@ -10,9 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from memory_provider import EMPTY_LISTING, registered
+from memory_provider import EMPTY_LISTING, MemoryProvider, registered
 from remotes.memory import MemoryRemote
 
+from coach_app.calendars.base import calendar_id
 from coach_app.db import session_scope
 from coach_app.models import SyncCursor
 from coach_app.services import booking
@@ -94,3 +95,59 @@ async def test_an_appointment_deleted_outside_is_put_back_in_the_sync_that_sees_
     assert world.appointment(first).status == "confirmed"
     assert world.pending_pushes() == []
     assert len(world.notices()) == 1
+
+
+async def test_an_appointment_deleted_outside_before_its_echo_is_pulled_is_cancelled(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The coach deletes our new event in the moment between our create and
+    the echo pull, and the server (like EWS and Xandikos) reports nothing
+    for an event created and deleted after the cursor: the sync still sees
+    the deletion and cancels the appointment, instead of believing the event
+    is there forever."""
+    assert isinstance(world.remote, MemoryRemote)
+    server = world.remote.server
+    server.forgets_short_lived = True
+    kept = world.book(at(8, 9))
+    await world.sync()
+    await world.sync()  # the push calendar has a cursor
+    created = MemoryProvider.create
+
+    async def create_then_deleted_outside(self, calendar, event, key):  # type: ignore[no-untyped-def]
+        answer = await created(self, calendar, event, key)
+        server.remove(calendar_id(calendar), answer[0])
+        return answer
+
+    monkeypatch.setattr(MemoryProvider, "create", create_then_deleted_outside)
+    appointment_id = world.book(at(8, 10))
+
+    await world.sync()
+
+    assert world.push_ids() == [world.push_event_id(kept)]
+    assert world.appointment(appointment_id).status == "cancelled"
+    assert world.appointment(kept).status == "confirmed"
+    assert world.pending_pushes() == []
+
+
+async def test_the_only_appointment_deleted_outside_before_its_echo_is_cancelled(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same moment in an empty push calendar, which is listed in full:
+    the listing comes back empty, and because our lookup confirms the event
+    is gone this is not mistaken for a server fault and held for an hour."""
+    await world.sync()
+    created = MemoryProvider.create
+
+    async def create_then_deleted_outside(self, calendar, event, key):  # type: ignore[no-untyped-def]
+        answer = await created(self, calendar, event, key)
+        world.remote.delete(calendar_id(calendar), answer[0])
+        return answer
+
+    monkeypatch.setattr(MemoryProvider, "create", create_then_deleted_outside)
+    appointment_id = world.book(at(8, 10))
+
+    result = await world.sync()
+
+    assert (result.status, result.error) == ("ok", "")
+    assert world.push_ids() == []
+    assert world.appointment(appointment_id).status == "cancelled"
