@@ -24,7 +24,7 @@ app = rx.App(
     # POST /webhooks/<provider>; POST /auth/session and /auth/logout; GET /health
     api_transformer=[with_webhooks, with_session_routes, with_health],
     html_lang="en",
-    stylesheets=["/contrast.css"],
+    stylesheets=["/contrast.css", "/booking.css"],
 )
 app.register_lifespan_task(delivery_loop)
 app.register_lifespan_task(live_updates)

@@ -166,33 +166,12 @@ def _day_button(d: DayView) -> rx.Component:
         tab_index=rx.cond(BookState.focus_day == d.iso, 0, -1),
         on_click=BookState.choose_day(d.iso),
         on_key_down=BookState.day_key,
-        class_name=rx.cond(d.open, "day open", "day"),
-        style={
-            "width": "2.5em",
-            "height": "2.5em",
-            "max_width": "100%",
-            "border_radius": "var(--radius-3)",
-            "border": rx.cond(
-                d.today, "1px solid var(--gray-9)", "1px solid transparent"
-            ),
-            "font_weight": rx.cond(d.open, "700", "400"),
-            "cursor": rx.cond(d.open, "pointer", "default"),
-            "background": rx.cond(
-                chosen,
-                "var(--accent-9)",
-                rx.cond(d.open, "var(--accent-3)", "transparent"),
-            ),
-            "color": rx.cond(
-                chosen,
-                "var(--accent-contrast)",
-                rx.cond(d.open, "var(--accent-12)", "var(--gray-11)"),
-            ),
-            "text_decoration": rx.cond(d.open, "none", "line-through"),
-            "&:focus-visible": {
-                "outline": "2px solid var(--accent-9)",
-                "outline_offset": "2px",
-            },
-        },
+        # Static classes styled in assets/booking.css: a live push re-renders
+        # every open page's grid, and per-cell inline styles would be
+        # serialised again for each of its 42 cells on every page.
+        class_name=rx.cond(d.open, "day open", "day")
+        + rx.cond(chosen, " chosen", "")
+        + rx.cond(d.today, " today", ""),
     )
 
 
@@ -233,11 +212,7 @@ def _month() -> rx.Component:
                     lambda week: rx.el.tr(
                         rx.foreach(
                             week,
-                            lambda d: rx.el.td(
-                                rx.cond(d.in_month, _day_button(d)),
-                                text_align="center",
-                                padding="2px",
-                            ),
+                            lambda d: rx.el.td(rx.cond(d.in_month, _day_button(d))),
                         )
                     ),
                 )
@@ -245,8 +220,6 @@ def _month() -> rx.Component:
             role="grid",
             aria_labelledby="month-title",
             class_name="month-grid",
-            width="100%",
-            style={"border_collapse": "collapse", "table_layout": "fixed"},
         ),
         rx.script(_NO_SCROLL),
         spacing="2",
@@ -259,7 +232,6 @@ def _slot_button(x: SlotOption) -> rx.Component:
         x.label,
         variant="outline",
         size="3",
-        width="100%",
         class_name="slot",
         on_click=BookState.choose_slot(x.iso),
     )

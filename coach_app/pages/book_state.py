@@ -269,24 +269,25 @@ class BookState(rx.State):
             bool(grouped) and self.month < first_of_month(max(grouped)).isoformat()
         )
         chosen = grouped.get(dt.date.fromisoformat(self.day), []) if self.day else []
-        self._set(
-            "slots",
-            [
-                SlotOption(
-                    iso=local.astimezone(dt.UTC).isoformat(),
-                    label=clock(local, self.hour12),
-                )
-                for local in chosen
-            ],
-        )
-        if self.slot and self.slot not in {x.iso for x in self.slots}:
+        hour12 = self.hour12
+        slots = [
+            SlotOption(
+                iso=local.astimezone(dt.UTC).isoformat(), label=clock(local, hour12)
+            )
+            for local in chosen
+        ]
+        self._set("slots", slots)
+        if self.slot and self.slot not in {x.iso for x in slots}:
             self.slot = ""
             self.step = "pick"
             self.notice = TAKEN_NOTICE
 
     def _render_month(self, grouped: dict, today: dt.date) -> None:
-        self._set("weeks", _month_view(grouped, self.month, today))
-        in_month = [c for w in self.weeks for c in w if c.in_month]
+        # Read the plain lists, not the state's vars: inside a live push
+        # the state is a proxy, and every element read through it costs.
+        weeks = _month_view(grouped, self.month, today)
+        self._set("weeks", weeks)
+        in_month = [c for w in weeks for c in w if c.in_month]
         if self.focus_day not in {c.iso for c in in_month}:
             chosen = [c.iso for c in in_month if c.iso == self.day]
             open_days = [c.iso for c in in_month if c.open]

@@ -29,7 +29,10 @@ def test_invitee_books_coach_sees_it_and_cancelling_emails_client(
     new_page, log_in, smtp_inbox, app_db_url
 ):
     with session_scope(app_db_url) as s:
-        auth.sign_up(s, "rita@example.com", "rita-password", "Rita Booker", "UTC")
+        rita = auth.sign_up(
+            s, "rita@example.com", "rita-password", "Rita Booker", "UTC"
+        )
+        rita_id = rita.id
 
     page = new_page("/book/rita-booker", timezone_id=INVITEE_ZONE)
     expect(
@@ -51,13 +54,20 @@ def test_invitee_books_coach_sees_it_and_cancelling_emails_client(
         appt = s.exec(
             select(Appointment)
             .join(Client, Client.id == Appointment.client_id)
-            .where(Appointment.status == "confirmed", Client.email == "ivy@example.com")
+            .where(
+                Appointment.coach_id == rita_id,
+                Appointment.status == "confirmed",
+                Client.email == "ivy@example.com",
+            )
         ).one()
     local = appt.start.astimezone(ZoneInfo(INVITEE_ZONE))
     assert f"{local:%H:%M}" == slot_time
 
     confirmation = smtp_inbox.wait_for(
-        lambda m: m["To"] == "ivy@example.com" and m["Subject"].startswith("Confirmed")
+        lambda m: (
+            m["To"] == "ivy@example.com"
+            and m["Subject"].startswith("Confirmed: Coaching session with Rita Booker")
+        )
     )
     event = _ics(confirmation).walk("VEVENT")[0]
     assert event.decoded("DTSTART") == appt.start
@@ -87,6 +97,9 @@ def test_invitee_books_coach_sees_it_and_cancelling_emails_client(
     expect(coach.locator(".cal-appointment", has_text="Ivy Invitee")).to_have_count(0)
 
     cancellation = smtp_inbox.wait_for(
-        lambda m: m["To"] == "ivy@example.com" and "ancel" in m["Subject"]
+        lambda m: (
+            m["To"] == "ivy@example.com"
+            and m["Subject"].startswith("Cancelled: Coaching session with Rita Booker")
+        )
     )
     assert _ics(cancellation)["METHOD"] == "CANCEL"
