@@ -409,6 +409,21 @@ async def test_loopback_is_refused_without_the_allow_list(
     )
 
 
+async def test_one_providers_timeout_is_not_every_providers(
+    ews: EwsSandbox, mailbox: Mailbox
+) -> None:
+    """exchangelib reads the timeout from the protocol: a short one given to
+    another provider (another mailbox) must not cut this one's answers."""
+    other = ews.state.add_user("impatient@example.com", PASSWORD, "Other")
+    async with (
+        make_provider(ews, mailbox, timeout=30) as patient,
+        make_provider(ews, other, timeout=0.2),
+    ):
+        ews.state.inject_fault("slow", operation="SyncFolderItems", delay=0.5)
+        listing = await patient.list_all(mailbox.calendar.id)
+    assert listing.full
+
+
 async def test_blocking_calls_leave_the_event_loop_free(
     ews: EwsSandbox, provider: ExchangeProvider, mailbox: Mailbox
 ) -> None:
