@@ -454,13 +454,22 @@ class Mailbox:
             self.touch(item, ("recurrence",))
 
     def move_occurrence(
-        self, master_id: str, original_start: datetime, start: datetime, end: datetime
+        self,
+        master_id: str,
+        original_start: datetime,
+        start: datetime,
+        end: datetime,
+        *,
+        subject: str | None = None,
     ) -> None:
-        """ "Moved one occurrence": it becomes an exception of the master."""
+        """ "Moved one occurrence" (and renamed it, given a ``subject``): it
+        becomes an exception of the master."""
         with self.lock:
             item, original = self._instance(master_id, original_start)
             override = item.overrides.get(original) or Override(start, end)
             override.start, override.end = start.astimezone(UTC), end.astimezone(UTC)
+            if subject is not None:
+                override.subject = subject
             item.overrides[original] = override
             self.touch(item, ("recurrence",))
 

@@ -202,6 +202,55 @@ async def test_all_day_event_is_a_date(
     assert occ.all_day and occ.start == dt.datetime(2030, 3, 14, 23, tzinfo=UTC)
 
 
+async def test_all_day_event_over_the_spring_forward_day_keeps_its_last_day(
+    provider: ExchangeProvider, mailbox: Mailbox
+) -> None:
+    """Saturday and Sunday, 30–31 March 2030 (Berlin springs forward on the
+    31st): 47 hours from midnight to midnight, still two days."""
+    mailbox.add_item(
+        "calendar",
+        "Weekend away",
+        dt.datetime(2030, 3, 30, tzinfo=BERLIN),
+        dt.datetime(2030, 4, 1, tzinfo=BERLIN),
+        is_all_day=True,
+        timezone="Europe/Berlin",
+    )
+    (event,) = (await provider.list_all(mailbox.calendar.id)).changed
+    assert "DTSTART;VALUE=DATE:20300330" in event.raw
+    assert "DTEND;VALUE=DATE:20300401" in event.raw
+    (occ,) = expand(event.raw, *WINDOW, "Europe/Berlin")
+    assert (occ.start, occ.end) == (at(29, 23), at(31, 22))
+
+
+async def test_instances_of_a_series_are_named_by_their_original_start(
+    provider: ExchangeProvider, mailbox: Mailbox
+) -> None:
+    """A moved (and renamed) occurrence keeps its name, the RECURRENCE-ID of
+    its original start (EWS ``OriginalStart``), wherever it was moved to."""
+    first = at(11, 9)
+    master = mailbox.add_item(
+        "calendar",
+        "Daily",
+        first,
+        first + dt.timedelta(minutes=30),
+        recurrence=Recurrence("DailyRecurrence", start=first.date(), count=4),
+    )
+    mailbox.move_occurrence(
+        master.id, at(12, 9), at(12, 16), at(12, 16, 30), subject="Daily (later)"
+    )
+    mailbox.move_occurrence(master.id, at(13, 9), at(11, 7), at(11, 7, 30))
+    (series,) = (await provider.list_all(mailbox.calendar.id)).changed
+    assert [
+        (o.recurrence_id, o.start, o.summary)
+        for o in expand(series.raw, *WINDOW, "UTC")
+    ] == [
+        ("20300313T090000Z", at(11, 7), "Daily"),
+        ("20300311T090000Z", at(11, 9), "Daily"),
+        ("20300312T090000Z", at(12, 16), "Daily (later)"),
+        ("20300314T090000Z", at(14, 9), "Daily"),
+    ]
+
+
 def _appointment(key: str, start: dt.datetime) -> OutgoingEvent:
     return OutgoingEvent(
         key=key,
@@ -358,6 +407,21 @@ async def test_loopback_is_refused_without_the_allow_list(
         ews.state.request_log()[-1:] == []
         or ews.state.request_log()[-1].user != mailbox.email
     )
+
+
+async def test_one_providers_timeout_is_not_every_providers(
+    ews: EwsSandbox, mailbox: Mailbox
+) -> None:
+    """exchangelib reads the timeout from the protocol: a short one given to
+    another provider (another mailbox) must not cut this one's answers."""
+    other = ews.state.add_user("impatient@example.com", PASSWORD, "Other")
+    async with (
+        make_provider(ews, mailbox, timeout=30) as patient,
+        make_provider(ews, other, timeout=0.2),
+    ):
+        ews.state.inject_fault("slow", operation="SyncFolderItems", delay=0.5)
+        listing = await patient.list_all(mailbox.calendar.id)
+    assert listing.full
 
 
 async def test_blocking_calls_leave_the_event_loop_free(

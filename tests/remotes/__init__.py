@@ -51,6 +51,7 @@ class Stored:
     start: dt.datetime
     end: dt.datetime
     description: str
+    uid: str | None = None  # filled where the server makes the app's UIDs
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,9 @@ class Quirks:
     quiet_pull_keeps_cursor: bool
     # What every event's UID ends with when another client made it ("" any).
     foreign_uid_suffix: str = ""
-    # The UID of an event the app created, from its ``key`` and ``id``.
-    app_event_uid: str = "{key}"
+    # The UID of an event the app created, from its ``key`` and ``id``; None:
+    # the server makes one of its own (``Stored.uid`` reads it).
+    app_event_uid: str | None = "{key}"
     # The error detail (``str(exc)``) and the coach's text for rejected
     # credentials.
     auth_error_detail: str = ""
@@ -77,6 +79,10 @@ class Quirks:
     # is PUT): the engine scenario then serves one through the provider, as
     # a less careful server would.
     refuses_unreadable_entries: bool = False
+    # The server names every new event itself (EWS ItemId): the app's event
+    # is found by the key it carries, no foreign event can stand at its
+    # name, and one made again after a deletion gets a new id.
+    server_names_events: bool = False
 
 
 @dataclass(frozen=True)

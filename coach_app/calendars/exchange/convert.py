@@ -5,11 +5,17 @@ Pulled items become iCalendar text in ``RemoteEvent.raw`` so that
 
 * a single item is one VEVENT (UTC times, or ``VALUE=DATE`` for an all-day
   event, read in the item's own ``StartTimeZone``);
+* an all-day item spans whole days from its start date: their number is
+  its ``Duration`` in days, rounded (a day across a DST change lasts 23 or
+  25 hours). exchangelib's own end date is not used: it takes 24 hours off
+  the end instant, which lands a day early after a spring-forward day;
 * a recurring master is one VEVENT per series whose instances are the
-  occurrences a ``CalendarView`` returned over the sync window — DTSTART is
-  the first, ``RDATE`` lists the rest, and an instance that differs
-  (a moved exception, another free/busy status, a cancellation) gets its
-  own VEVENT with ``RECURRENCE-ID``. Deleted occurrences are simply absent.
+  occurrences a ``CalendarView`` returned over the sync window, each named
+  by its ``OriginalStart`` (which stays when an occurrence is moved) —
+  DTSTART is the first, ``RDATE`` lists the rest, and an instance that
+  differs (a moved exception, another free/busy status, a cancellation)
+  gets its own VEVENT with ``RECURRENCE-ID`` = its original start. Deleted
+  occurrences are simply absent.
   EWS expands the series itself (time zones, exceptions), so no EWS
   recurrence pattern is translated here. A series with no occurrence in
   the window has its only instance excluded;
@@ -25,6 +31,7 @@ Pulled items become iCalendar text in ``RemoteEvent.raw`` so that
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,6 +77,7 @@ ITEM_FIELDS = (
     "subject",
     "start",
     "end",
+    "duration",
     "is_all_day",
     "legacy_free_busy_status",
     "is_cancelled",
@@ -80,7 +88,10 @@ ITEM_FIELDS = (
     SERIES_FIELD,
     KEY_FIELD,
 )
-VIEW_FIELDS = tuple(f for f in ITEM_FIELDS if f not in (KEY_FIELD, "uid"))
+VIEW_FIELDS = (
+    *(f for f in ITEM_FIELDS if f not in (KEY_FIELD, "uid")),
+    "original_start",
+)
 
 Moment = dt.datetime | dt.date
 
@@ -98,25 +109,29 @@ def series_event(
     """A recurring master with the occurrences seen in the sync window."""
     cal = _calendar()
     uid = _uid(master)
-    instances = sorted(occurrences, key=lambda o: _sort_key(_span(o)[0]))
-    if not instances:
+    if not occurrences:
         start, end = _span(master)
         head = _vevent(master, uid, start, end, mailbox)
         head.add("exdate", start)
         cal.add_component(head)
         return _remote(master, cal)
-    first_start, first_end = _span(instances[0])
-    head = _vevent(master, uid, first_start, first_end, mailbox)
-    rest = [_span(o)[0] for o in instances[1:]]
+    # (original start, start, end) of each instance, by original start.
+    instances = sorted(
+        ((_original(o), *_span(o), o) for o in occurrences),
+        key=lambda entry: _sort_key(entry[0]),
+    )
+    duration = _length(*_span(master))
+    first = instances[0][0]
+    head = _vevent(master, uid, first, _plus(first, duration), mailbox)
+    rest = [original for original, *_ in instances[1:]]
     if rest:
         head.add("rdate", rest)
     cal.add_component(head)
-    duration = _length(first_start, first_end)
-    for occ in instances:
-        start, end = _span(occ)
-        if _length(start, end) != duration or _state(occ) != _state(master):
+    for original, start, end, occ in instances:
+        moved = (start, end) != (original, _plus(original, duration))
+        if moved or _state(occ) != _state(master):
             override = _vevent(occ, uid, start, end, mailbox, summary_from=master)
-            override.add("recurrence-id", start)
+            override.add("recurrence-id", original)
             cal.add_component(override)
     return _remote(master, cal)
 
@@ -187,13 +202,52 @@ def series_key(item: CalendarItem) -> bytes | None:
 
 def _span(item: CalendarItem) -> tuple[Moment, Moment]:
     """Start and exclusive end; all-day items as dates (exchangelib gives an
-    all-day item's end as its last day, inclusive)."""
+    all-day item's end as its last day, inclusive, and gets it wrong after
+    a 23-hour day: the ``Duration`` decides how many days it spans)."""
     start, end = item.start, item.end
     if isinstance(start, dt.datetime):
         return _plain(start), _plain(end)
     start_day = dt.date(start.year, start.month, start.day)
+    days = _whole_days(getattr(item, "duration", None))
+    if days is not None:
+        return start_day, start_day + dt.timedelta(days=days)
     end_day = dt.date(end.year, end.month, end.day) + dt.timedelta(days=1)
     return start_day, max(end_day, start_day + dt.timedelta(days=1))
+
+
+_DURATION = re.compile(
+    r"P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?"
+)
+
+
+def _whole_days(duration: str | None) -> int | None:
+    """Whole days in an ``xs:duration`` ("P1DT23H", "PT47H0M"), at least one;
+    None when it cannot be read."""
+    found = _DURATION.fullmatch((duration or "").strip())
+    if not found or not any(found.groupdict().values()):
+        return None
+    parts = {k: float(v or 0) for k, v in found.groupdict().items()}
+    hours = parts["d"] * 24 + parts["h"] + parts["m"] / 60 + parts["s"] / 3600
+    return max(1, round(hours / 24))
+
+
+def _original(occ: CalendarItem) -> Moment:
+    """What names an instance: its ``OriginalStart`` (its start if none is
+    given), as a date for an all-day series."""
+    start = _span(occ)[0]
+    original = getattr(occ, "original_start", None)
+    if original is None:
+        return start
+    if isinstance(start, dt.datetime):
+        return _plain(original)
+    local = original.astimezone(getattr(occ, "_start_timezone", None) or dt.UTC)
+    return dt.date(local.year, local.month, local.day)
+
+
+def _plus(moment: Moment, length: dt.timedelta) -> Moment:
+    if isinstance(moment, dt.datetime):
+        return moment + length
+    return moment + dt.timedelta(days=length.days)
 
 
 def _sort_key(moment: Moment) -> dt.datetime:

@@ -103,8 +103,12 @@ def make_account(
         retry_policy=FailFast(),
         max_connections=4,
     )
-    BaseProtocol.TIMEOUT = timeout
-    return Account(email, config=config, autodiscover=False, access_type=DELEGATE)
+    account = Account(email, config=config, autodiscover=False, access_type=DELEGATE)
+    # exchangelib reads the timeout from the protocol at each request; set
+    # on the class it would be every account's (one protocol is shared by
+    # the accounts of one address and user only).
+    account.protocol.TIMEOUT = timeout
+    return account
 
 
 class EwsCaller:

@@ -207,18 +207,30 @@ def test_calendar_view_expands_a_series_with_a_moved_and_a_deleted_occurrence(
         datetime(2030, 3, 26, 14, tzinfo=UTC),
         datetime(2030, 3, 26, 15, tzinfo=UTC),
     )
+    mailbox.move_occurrence(
+        master_id,
+        originals[3],
+        datetime(2030, 4, 8, 12, tzinfo=UTC),
+        datetime(2030, 4, 8, 13, tzinfo=UTC),
+        subject="Weekly (at noon)",
+    )
     mailbox.delete_occurrence(master_id, originals[2])
     acc = account(ews, mailbox)
     view = acc.calendar.view(start=ews_dt(2030, 3, 1), end=ews_dt(2030, 5, 1)).only(
-        "subject", "start", "end", "type", "uid"
+        "subject", "start", "end", "type", "uid", "original_start"
     )
-    got = [(i.start, i.type) for i in view]
+    got = [(i.start, i.type, i.subject, i.original_start) for i in view]
     assert got == [
-        (datetime(2030, 3, 18, 8, tzinfo=UTC), "Occurrence"),
-        (datetime(2030, 3, 26, 14, tzinfo=UTC), "Exception"),
+        (datetime(2030, 3, 18, 8, tzinfo=UTC), "Occurrence", "Weekly", originals[0]),
+        (datetime(2030, 3, 26, 14, tzinfo=UTC), "Exception", "Weekly", originals[1]),
+        (
+            datetime(2030, 4, 8, 12, tzinfo=UTC),
+            "Exception",
+            "Weekly (at noon)",
+            originals[3],
+        ),
         # 09:00 Berlin is 07:00 UTC once summer time has started
-        (datetime(2030, 4, 8, 7, tzinfo=UTC), "Occurrence"),
-        (datetime(2030, 4, 15, 7, tzinfo=UTC), "Occurrence"),
+        (datetime(2030, 4, 15, 7, tzinfo=UTC), "Occurrence", "Weekly", originals[4]),
     ]
     master = mailbox.find_item(master_id)
     assert master is not None
