@@ -18,6 +18,9 @@ class ProviderError(Exception):
     """Base class of every error a calendar provider raises."""
 
     default_user_message = "Something went wrong while talking to your calendar."
+    # Sign-in form fields (``FormField.name``) the coach should fill in to
+    # get past this error, e.g. the server address when it was not found.
+    asks_for: tuple[str, ...] = ()
 
     def __init__(self, detail: str = "", *, user_message: str | None = None) -> None:
         super().__init__(detail or self.default_user_message)

@@ -66,6 +66,11 @@ class FormField:
     required: bool = True
     autocomplete: str = ""
     hint: str = ""  # one line under the field
+    # Not shown at first: it appears when the check asks for it (a
+    # ``ProviderError`` whose ``asks_for`` names it) or when the coach opens
+    # it with a button labelled ``open_label``.
+    ask_when_needed: bool = False
+    open_label: str = ""
 
 
 @dataclass(frozen=True)

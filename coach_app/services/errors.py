@@ -5,6 +5,15 @@ class UserError(Exception):
     """Bad input or a refused action; `str(error)` is the message to show."""
 
 
+class AsksFor(UserError):
+    """Refused until the person fills in more of the form: ``fields`` names
+    the inputs to show them."""
+
+    def __init__(self, message: str, fields: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
 class Forbidden(UserError):
     """The logged-in coach may not touch this record."""
 

@@ -21,7 +21,7 @@ from coach_app.calendars.errors import ProviderError
 from coach_app.calendars.spec import FoundAccount, ProviderSpec, SignInError
 from coach_app.models import CalendarConnection, SubCalendar
 from coach_app.security.secrets import encrypt
-from coach_app.services.errors import UserError
+from coach_app.services.errors import AsksFor, UserError
 from coach_app.sync.switches import push_existing_appointments, sync_after_commit
 
 TERMS_MESSAGE = "Please agree to the Terms of Service and Privacy Policy."
@@ -73,6 +73,8 @@ async def check_password(key: str, form: Mapping[str, str]) -> FoundAccount:
     except SignInError as exc:
         raise UserError(str(exc)) from None
     except ProviderError as exc:
+        if exc.asks_for:
+            raise AsksFor(exc.user_message, exc.asks_for) from None
         raise UserError(exc.user_message) from None
     except ValueError as exc:  # a malformed address
         raise UserError(f"That server address cannot be used: {exc}") from None

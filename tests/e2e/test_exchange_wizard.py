@@ -1,7 +1,8 @@
 """The Exchange wizard against the EWS sandbox: a wrong password is refused
 with nothing saved; Autodiscover fails, the coach types the server address
 and connects two pull folders and one push folder; a booking reaches the
-push folder, and deleting it there cancels it and emails the client."""
+push folder, and deleting it there cancels it and emails the client. A coach
+who knows the address can open its field before trying."""
 
 from __future__ import annotations
 
@@ -32,12 +33,11 @@ def _wait_for(predicate, timeout: float = 30.0):
     raise AssertionError("the condition did not become true in time")
 
 
-def _sign_in(page: Page, email: str, password: str, server: str = "") -> None:
+def _sign_in(page: Page, email: str, password: str, server: str | None = None) -> None:
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_label("Exchange server address (only if we cannot find it)").fill(
-        server
-    )
+    if server is not None:
+        page.get_by_label("Exchange server address").fill(server)
     page.get_by_role("button", name="Continue").click()
 
 
@@ -58,15 +58,19 @@ def test_exchange_wizard_connects_after_autodiscover_fails_and_follows_the_push_
     expect(page.locator("#sign-in-help")).to_contain_text("Outlook on the web")
     page.get_by_text("I agree to the Terms of Service and Privacy Policy").click()
 
-    # A wrong password, with the address typed: refused, nothing saved.
-    _sign_in(page, email, "not-the-password", ews_sandbox.base_url)
-    expect(page.get_by_role("alert")).to_contain_text("did not accept")
-    # The right password without an address: Autodiscover finds nothing here,
-    # so the coach is asked for the address and where to find it.
+    # Email and password only: the server address waits until it is needed.
+    expect(page.get_by_label("Exchange server address")).to_have_count(0)
+    expect(page.get_by_role("button", name="I know my server address")).to_be_visible()
+    # Autodiscover finds nothing here, so the coach is asked for the address
+    # and told where to find it; the field appears, focused.
     _sign_in(page, email, PASSWORD)
     expect(page.get_by_role("alert")).to_contain_text(
         "could not find your Exchange server automatically"
     )
+    expect(page.get_by_label("Exchange server address")).to_be_focused()
+    # A wrong password, with the address typed: refused, nothing saved.
+    _sign_in(page, email, "not-the-password", ews_sandbox.base_url)
+    expect(page.get_by_role("alert")).to_contain_text("did not accept")
     with session_scope(app_db_url) as s:
         assert (
             s.exec(
@@ -137,3 +141,22 @@ def test_exchange_wizard_connects_after_autodiscover_fails_and_follows_the_push_
     smtp_inbox.wait_for(
         lambda m: m["To"] == "cleo@example.com" and "ancel" in m["Subject"]
     )
+
+
+def test_a_coach_who_knows_the_server_address_can_type_it_first(
+    ews_sandbox, log_in, app_db_url
+):
+    email = "ezra@corp.example"
+    ews_sandbox.state.add_user(email, PASSWORD, "Ezra Exchange")
+    with session_scope(app_db_url) as s:
+        auth.sign_up(s, "ezra-coach@example.com", "ezra-pass", "Ezra", "UTC")
+    page = log_in("ezra-coach@example.com", "ezra-pass")
+    page.goto(page.url.rstrip("/") + "/settings?tab=integrations")
+    page.get_by_role("button", name="Connect to Calendar").click()
+    page.get_by_role("button", name="Exchange", exact=True).click()
+    page.get_by_text("I agree to the Terms of Service and Privacy Policy").click()
+
+    page.get_by_role("button", name="I know my server address").click()
+    expect(page.get_by_label("Exchange server address")).to_be_focused()
+    _sign_in(page, email, PASSWORD, ews_sandbox.base_url)
+    expect(page.locator("#connect-account")).to_have_text(f"Exchange account: {email}")

@@ -10,6 +10,8 @@ from coach_app.calendars.errors import AuthError
 from coach_app.calendars.exchange import AutodiscoverFailed
 from coach_app.calendars.exchange.spec import AUTODISCOVER_ENV, EXCHANGE_SPEC
 from coach_app.calendars.spec import SignInError
+from coach_app.services import signin
+from coach_app.services.errors import AsksFor, UserError
 from sandbox.ews import EwsSandbox, Mailbox
 from tests.exchange.conftest import PASSWORD
 
@@ -99,3 +101,34 @@ async def test_the_stored_credentials_build_a_working_provider(
     finally:
         await provider.aclose()
     assert account.provider == EXCHANGE_SPEC.key
+
+
+def test_the_server_address_field_waits_until_it_is_needed() -> None:
+    assert EXCHANGE_SPEC.password is not None
+    [server_field] = [
+        f for f in EXCHANGE_SPEC.password.fields if f.name == "server_url"
+    ]
+    assert server_field.ask_when_needed and server_field.open_label
+    asked = [f for f in EXCHANGE_SPEC.password.fields if not f.ask_when_needed]
+    assert [f.name for f in asked] == ["username", "password"]
+
+
+async def test_the_wizard_is_asked_for_the_address_when_autodiscover_fails(
+    ews: EwsSandbox, mailbox: Mailbox
+) -> None:
+    """Through the sign-in service the wizard uses: nothing found → the
+    coach is asked for exactly the server address field, nothing else."""
+    ews.state.autodiscover_enabled = False
+    try:
+        with pytest.raises(AsksFor) as raised:
+            await signin.check_password("exchange", _form(mailbox))
+    finally:
+        ews.state.autodiscover_enabled = True
+    assert raised.value.fields == ("server_url",)
+    assert "could not find your Exchange server" in str(raised.value)
+    # A wrong password with the address is a plain refusal, asking for nothing.
+    with pytest.raises(UserError) as refused:
+        await signin.check_password(
+            "exchange", _form(mailbox, ews.base_url, "wrong-password")
+        )
+    assert not isinstance(refused.value, AsksFor)

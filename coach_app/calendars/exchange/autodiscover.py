@@ -52,6 +52,7 @@ class AutodiscoverFailed(ProviderError):
         "address below: it is the web address you use for Outlook on the "
         "web (for example mail.yourcompany.com)."
     )
+    asks_for = ("server_url",)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """The Exchange spec: email and password, Autodiscover, or the server address.
 
-The form asks for the email address and the password, plus an optional
-server address. Without an address, ``check`` finds the EWS endpoint with
-POX Autodiscover; when that fails it raises ``AutodiscoverFailed``, whose
-message asks the coach to fill in the address field (the one they use for
-Outlook on the web). Any form of the address works — a bare host,
+The form asks for the email address and the password; the server address
+field appears only when it is needed (or the coach opens it). Without an
+address, ``check`` finds the EWS endpoint with POX Autodiscover; when that
+fails it raises ``AutodiscoverFailed``, which asks for the address field
+(the address they use for Outlook on the web). Any form of the address works — a bare host,
 ``https://host``, the Outlook on the web link or the full
 ``…/EWS/Exchange.asmx`` — and is completed before it is checked; the
 resolved EWS address is what the connection stores. Every address passes
@@ -42,21 +42,24 @@ FIELDS = (
     FormField("password", "Password", type="password", autocomplete="current-password"),
     FormField(
         "server_url",
-        "Exchange server address (only if we cannot find it)",
+        "Exchange server address",
         type="url",
         placeholder="mail.yourcompany.com",
         required=False,
         autocomplete="url",
         hint="The address you open Outlook on the web with; the host name is enough.",
+        ask_when_needed=True,
+        open_label="I know my server address",
     ),
 )
 
 HELP_STEPS = (
     "Enter the email address and password you use for Outlook at work.",
-    "Leave the server address empty: we look it up from your email address.",
-    "If we cannot find it, open Outlook on the web and copy the address from "
-    "your browser (for example mail.yourcompany.com/owa), or ask your IT "
-    "department for the Exchange (EWS) server address.",
+    "We look up your Exchange server from your email address.",
+    "If we cannot find it, we ask for its address: open Outlook on the web "
+    "and copy the address from your browser (for example "
+    "mail.yourcompany.com/owa), or ask your IT department for the Exchange "
+    "(EWS) server address.",
 )
 
 

@@ -104,6 +104,22 @@ def _help() -> rx.Component:
 
 def _field(f: FieldView) -> rx.Component:
     field_id = f"field-{f.name}"
+    shown = ~f.ask_when_needed | W.opened_fields.contains(f.name)
+    return rx.cond(
+        shown,
+        _field_input(f, field_id),
+        rx.button(
+            f.open_label,
+            type="button",
+            variant="ghost",
+            size="2",
+            id=f"open-{field_id}",
+            on_click=W.open_field(f.name),
+        ),
+    )
+
+
+def _field_input(f: FieldView, field_id: str) -> rx.Component:
     return rx.vstack(
         rx.el.label(f.label, html_for=field_id, font_weight="500"),
         rx.input(

@@ -10,6 +10,8 @@ OAuth consent is ``oauth_state.OAuthState``'s part.
 
 from __future__ import annotations
 
+import json
+
 import reflex as rx
 from pydantic import BaseModel
 
@@ -18,7 +20,14 @@ from coach_app.calendars.spec import FoundAccount
 from coach_app.db import session_scope
 from coach_app.pages.integrations.state import IntegrationsState
 from coach_app.services import signin
-from coach_app.services.errors import UserError
+from coach_app.services.errors import AsksFor, UserError
+
+
+def _focus_field(name: str) -> rx.event.EventSpec:
+    field_id = json.dumps(f"field-{name}")
+    return rx.call_script(
+        f"setTimeout(() => document.getElementById({field_id})?.focus(), 50)"
+    )
 
 
 class ServiceOption(BaseModel):
@@ -34,6 +43,8 @@ class FieldView(BaseModel):
     placeholder: str
     autocomplete: str
     hint: str
+    ask_when_needed: bool = False
+    open_label: str = ""
 
 
 class SignInView(BaseModel):
@@ -60,6 +71,7 @@ class WizardState(IntegrationsState):
     checking: bool = False
     redirecting: bool = False
     wizard_error: str = ""
+    opened_fields: list[str] = []  # fields shown only when needed, now shown
     account_label: str = ""  # the account being connected (not a secret)
     found_calendars: list[CalendarOption] = []
     pull_ids: list[str] = []
@@ -100,6 +112,8 @@ class WizardState(IntegrationsState):
                     placeholder=f.placeholder,
                     autocomplete=f.autocomplete,
                     hint=f.hint,
+                    ask_when_needed=f.ask_when_needed,
+                    open_label=f.open_label,
                 )
                 for f in (form.fields if form else ())
             ],
@@ -115,6 +129,7 @@ class WizardState(IntegrationsState):
         self.step = self.kind = self.push_id = self.wizard_error = ""
         self.account_label = ""
         self.agreed = self.checking = self.redirecting = False
+        self.opened_fields = []
         self.found_calendars = []
         self.pull_ids = []
         self._found = None
@@ -141,7 +156,15 @@ class WizardState(IntegrationsState):
             return
         self.kind = kind
         self.wizard_error = ""
+        self.opened_fields = []
         self.step = "credentials"
+
+    @rx.event
+    def open_field(self, name: str):
+        """The coach opens a field that is otherwise shown only when needed."""
+        if name not in self.opened_fields:
+            self.opened_fields = [*self.opened_fields, name]
+        return _focus_field(name)
 
     @rx.event
     def set_agreed(self, value: bool):
@@ -167,6 +190,15 @@ class WizardState(IntegrationsState):
             self._form = {}  # the password is not kept beyond this check
         try:
             found = await signin.check_password(kind, form)
+        except AsksFor as exc:
+            async with self:
+                self.wizard_error = str(exc)
+                self.checking = False
+                new = [f for f in exc.fields if f not in self.opened_fields]
+                self.opened_fields = [*self.opened_fields, *new]
+            if new:
+                yield _focus_field(new[0])
+            return
         except UserError as exc:
             async with self:
                 self.wizard_error = str(exc)
