@@ -167,6 +167,7 @@ class MicrosoftRemote(Remote):
         self.state = graph.state
         self.preset = preset
         self.clock = clock
+        self.zone = ZoneInfo(timezone)  # the mailbox's: Outlook writes events in it
         self.waits: list[float] = []
         kind = "work" if preset is OFFICE365 else "personal"
         self.email = self.state.add_account(
@@ -213,6 +214,7 @@ class MicrosoftRemote(Remote):
         transparent: bool = False,
         declined_by: str | None = None,
     ) -> Added:
+        start = start.astimezone(self.zone)
         event: dict[str, Any] = {
             "subject": summary,
             "start": start,
@@ -236,8 +238,19 @@ class MicrosoftRemote(Remote):
         return self._added(cal, event)
 
     def add_all_day(self, cal: str, summary: str, first: dt.date, days: int) -> Added:
+        """Midnight to midnight in the mailbox's zone, as Outlook writes it."""
+
+        def midnight(day: dt.date) -> dict[str, str]:
+            return {
+                "dateTime": f"{day.isoformat()}T00:00:00",
+                "timeZone": self.zone.key,
+            }
+
         end = first + dt.timedelta(days=days)
-        return self._added(cal, {"subject": summary, "start": first, "end": end})
+        event = {"subject": summary, "isAllDay": True}
+        return self._added(
+            cal, {**event, "start": midnight(first), "end": midnight(end)}
+        )
 
     def add_series(
         self, cal: str, summary: str, start: dt.datetime, minutes: int, rules: list[str]
