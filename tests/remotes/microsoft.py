@@ -13,13 +13,14 @@ again (Graph's throttling guidance: honour ``Retry-After``, then retry), up
 to ``ATTEMPTS`` times, and hands back at once a wait longer than
 ``MAX_WAIT``. A fault the suites inject therefore lasts for every attempt
 the provider makes, as a lasting outage would, so that it reaches the
-caller; the waits it asks for are recorded (``waits``), not slept.
+caller; the waits it asks for between attempts are not slept.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import inspect
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -53,8 +54,11 @@ from remotes import (
 )
 from sandbox.microsoft import MicrosoftSandbox
 
-ATTEMPTS = 5  # the provider's attempts per request (its default)
-MAX_WAIT = 60.0  # the longest Retry-After it waits out itself (its default)
+# The provider's attempts per request and the longest Retry-After it waits
+# out itself, as the app builds it.
+_DEFAULTS = inspect.signature(MicrosoftGraphProvider).parameters
+ATTEMPTS: int = _DEFAULTS["attempts"].default
+MAX_WAIT: float = _DEFAULTS["max_wait"].default
 
 
 def _quirks(preset: Preset) -> Quirks:
@@ -168,7 +172,6 @@ class MicrosoftRemote(Remote):
         self.preset = preset
         self.clock = clock
         self.zone = ZoneInfo(timezone)  # the mailbox's: Outlook writes events in it
-        self.waits: list[float] = []
         kind = "work" if preset is OFFICE365 else "personal"
         self.email = self.state.add_account(
             f"kim-{uuid.uuid4().hex[:10]}@{preset.key}.example",
@@ -397,8 +400,8 @@ class MicrosoftRemote(Remote):
             }
         )
 
-    async def _wait(self, seconds: float) -> None:
-        self.waits.append(seconds)
+    @staticmethod
+    async def _no_wait(seconds: float) -> None:
         await asyncio.sleep(0)
 
     def _provider(
@@ -413,9 +416,7 @@ class MicrosoftRemote(Remote):
             preset=self.preset,
             graph_base=self.graph.graph_base,
             clock=self.clock,
-            sleep=self._wait,
-            attempts=ATTEMPTS,
-            max_wait=MAX_WAIT,
+            sleep=self._no_wait,
             timeout=timeout,
             on_request=on_request,
         )
