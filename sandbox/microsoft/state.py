@@ -10,7 +10,8 @@ handshake is awaited outside it.
 Test controls (plain methods, not HTTP):
 
 * accounts: ``add_account`` (work or personal), ``add_calendar`` (read-only
-  with ``can_edit=False``), ``add_client``, ``issue_tokens``;
+  with ``can_edit=False``), ``remove_calendar``, ``add_client``,
+  ``issue_tokens``;
 * "the coach did this in Outlook": ``add_event``, ``update_event``,
   ``move_event``, ``delete_event``, ``update_occurrence``,
   ``move_occurrence``, ``cancel_occurrence``, ``move_to_calendar``; read
@@ -166,6 +167,11 @@ class MicrosoftSandboxState(SandboxControls):
                 hex_color=hex_color,
                 owner=owner,
             ).id
+
+    def remove_calendar(self, calendar_id: str) -> None:
+        """The owner deleted a (non-default) calendar and its events."""
+        with self.lock:
+            self.store.remove_calendar(calendar_id)
 
     def mailboxes_default(self, email: str) -> str:
         """The id of ``email``'s default calendar."""

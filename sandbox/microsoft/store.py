@@ -123,6 +123,17 @@ class Store:
         box.calendars.append(cal.id)
         return cal
 
+    def remove_calendar(self, cal_id: str) -> None:
+        """Delete a calendar and its events (calendar-delete; the default
+        calendar cannot be deleted). Its ids answer 404 from now on."""
+        cal = self.calendars[cal_id]
+        if cal.is_default:
+            raise ValueError("the default calendar cannot be deleted")
+        del self.calendars[cal_id]
+        self.mailboxes[cal.email].calendars.remove(cal_id)
+        for key in cal.events:
+            self._event_calendar.pop(key, None)
+
     def calendar_of(self, email: str, ref: str | None) -> Calendar:
         """``email``'s calendar ``ref`` (None: the default one), else 404."""
         box = self.mailboxes[email]

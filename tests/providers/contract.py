@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -31,7 +32,7 @@ from coach_app.calendars import (
     Transient,
     reconcile,
 )
-from coach_app.calendars.ical import expand
+from coach_app.calendars.ical import Occurrence, expand
 
 START = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)
 END = datetime(2025, 3, 4, 16, 0, tzinfo=UTC)
@@ -54,6 +55,26 @@ def utc(day: int, hour: int, month: int = 1) -> datetime:
 
 def berlin(day: int, hour: int, month: int = 1, minute: int = 0) -> datetime:
     return datetime(2025, month, day, hour, minute, tzinfo=BERLIN)
+
+
+def instances(
+    remote: Remote,
+    calendar: str,
+    events: list[RemoteEvent],
+    window: tuple[datetime, datetime, str],
+) -> list[tuple[str, Occurrence]]:
+    """Where series arrive expanded, one event per instance: each instance
+    in ``window`` with its series' id, its recurrence id (its original start)
+    taken from the server, in the order of their starts."""
+    found = []
+    for event in events:
+        named = remote.instance_of(calendar, event.id)
+        assert named is not None, event.id
+        series_id, original = named
+        for o in expand(event.raw, *window):
+            rid = original.strftime("%Y%m%dT%H%M%SZ")
+            found.append((series_id, replace(o, recurrence_id=rid)))
+    return sorted(found, key=lambda pair: pair[1].start)
 
 
 class ProviderContract:
@@ -225,26 +246,24 @@ class ProviderContract:
             first_etag,
             "Coaching: Ada",
         )
-        if remote.quirks.app_event_uid is None:
-            uid = remote.stored(calendar, first_id).uid
-            assert uid
-        else:
-            uid = remote.quirks.app_event_uid.format(key="appt-42", id=first_id)
+        uid_format = remote.quirks.app_event_uid
+        made = remote.stored(calendar, first_id).uid if "{uid}" in uid_format else None
+        uid = uid_format.format(key="appt-42", id=first_id, uid=made)
         assert stored.uid == uid
 
     async def test_create_over_a_foreign_event_of_the_same_name_raises_precondition_failed(
         self, provider: CalendarProvider, remote: Remote, calendar: str
     ) -> None:
         remote.add_foreign_at(calendar, "appt-7")
-        if remote.quirks.server_names_events:
-            # Nothing can stand at the app's name: the foreign event is left
-            # alone beside the app's own.
+        if remote.quirks.server_assigns_ids:
+            # Nothing stands where the server has not named anything yet: the
+            # app's event is made beside the other one, which stays as it was.
             [foreign] = remote.ids(calendar)
             event_id, _ = await provider.create(
                 calendar, appointment("appt-7"), "appt-7"
             )
-            assert event_id == remote.id_for_key(calendar, "appt-7")
             assert remote.ids(calendar) == sorted([foreign, event_id])
+            assert remote.id_for_key(calendar, "appt-7") == event_id
             assert remote.stored(calendar, foreign).summary == "Not ours"
             return
         with pytest.raises(PreconditionFailed):
@@ -262,7 +281,9 @@ class ProviderContract:
         )
 
         assert again_id == remote.id_for_key(calendar, "appt-8")
-        if not remote.quirks.server_names_events:
+        if remote.quirks.server_assigns_ids:  # put back as a new event
+            assert remote.ids(calendar) == [again_id]
+        else:
             assert again_id == event_id  # at the same name
         stored = await provider.get(calendar, again_id)
         assert stored is not None
@@ -393,12 +414,17 @@ class ProviderContract:
         )
         remote.cancel_instance(calendar, series.id, berlin(17, 9, month=2))
 
-        [stored] = (await provider.list_all(calendar)).changed
-        occurrences = expand(
-            stored.raw, utc(6, 0), utc(3, 0, month=3), "America/New_York"
-        )
+        changed = (await provider.list_all(calendar)).changed
+        window = (utc(6, 0), utc(3, 0, month=3), "America/New_York")
+        if remote.quirks.expands_series:
+            found = instances(remote, calendar, changed, window)
+            assert {series_id for series_id, _ in found} == {series.id}
+            occurrences = [o for _, o in found]
+        else:
+            [stored] = changed
+            assert stored.id == series.id
+            occurrences = expand(stored.raw, *window)
 
-        assert stored.id == series.id
         assert [(o.recurrence_id, o.start, o.end, o.summary) for o in occurrences] == [
             ("20250106T080000Z", utc(6, 8), utc(6, 9), "Team sync"),
             ("20250113T080000Z", utc(13, 8), utc(13, 9), "Team sync"),
@@ -407,9 +433,9 @@ class ProviderContract:
             ("20250210T080000Z", utc(10, 8, 2), utc(10, 9, 2), "Team sync"),
             ("20250224T080000Z", utc(24, 8, 2), utc(24, 9, 2), "Team sync"),
         ]
-        assert all(
-            o.busy and not o.all_day and o.uid == series.uid for o in occurrences
-        )
+        assert all(o.busy and not o.all_day for o in occurrences)
+        if not remote.quirks.expands_series:  # (there, each instance has its own)
+            assert all(o.uid == series.uid for o in occurrences)
 
     async def test_a_series_crossing_dst_keeps_its_wall_clock_time(
         self, provider: CalendarProvider, remote: Remote, calendar: str
@@ -421,9 +447,10 @@ class ProviderContract:
             60,
             ["RRULE:FREQ=WEEKLY;COUNT=2"],
         )
-        [stored] = (await provider.list_all(calendar)).changed
+        changed = (await provider.list_all(calendar)).changed
+        assert len(changed) == (2 if remote.quirks.expands_series else 1)
         window = (utc(1, 0, 3), utc(1, 0, 5))
-        starts = [o.start for o in expand(stored.raw, *window, "UTC")]
+        starts = sorted(o.start for e in changed for o in expand(e.raw, *window, "UTC"))
         assert starts == [utc(24, 8, 3), utc(31, 7, 3)]  # 09:00 CET, then CEST
 
     async def test_moving_one_instance_later_arrives_as_the_whole_series(
@@ -432,18 +459,33 @@ class ProviderContract:
         series = remote.add_series(
             calendar, "Daily", berlin(6, 9), 30, ["RRULE:FREQ=DAILY;COUNT=5"]
         )
-        cursor = (await provider.list_all(calendar)).cursor
+        first = await provider.list_all(calendar)
         remote.move_instance(
             calendar, series.id, berlin(8, 9), berlin(8, 16), berlin(8, 16, minute=30)
         )
         remote.cancel_instance(calendar, series.id, berlin(9, 9))
 
-        delta = await provider.changes(calendar, cursor)
+        delta = await provider.changes(calendar, first.cursor)
 
-        assert delta.deleted == []
-        [whole] = delta.changed
-        assert whole.id == series.id
-        starts = [o.start for o in expand(whole.raw, utc(1, 0), utc(31, 0), "UTC")]
+        if remote.quirks.expands_series:
+            # Only the changed instances arrive; applied to the first listing,
+            # they give the series as it now is.
+            held = {e.id: e for e in first.changed}
+            [moved] = delta.changed
+            assert moved.id in held
+            assert remote.instance_of(calendar, moved.id) == (series.id, utc(8, 8))
+            assert len(delta.deleted) == 1
+            for gone in delta.deleted:
+                del held[gone]  # one the first listing had
+            held[moved.id] = moved
+            events = list(held.values())
+        else:
+            assert delta.deleted == []
+            [whole] = delta.changed
+            assert whole.id == series.id
+            events = [whole]
+        window = (utc(1, 0), utc(31, 0), "UTC")
+        starts = sorted(o.start for e in events for o in expand(e.raw, *window))
         assert starts == [utc(6, 8), utc(7, 8), utc(8, 15), utc(10, 8)]
 
     async def test_deleting_a_whole_series_reports_its_id(
@@ -453,10 +495,18 @@ class ProviderContract:
             calendar, "Series", utc(6, 9), 60, ["RRULE:FREQ=DAILY;COUNT=3"]
         )
         remote.cancel_instance(calendar, series.id, utc(7, 9))
-        cursor = (await provider.list_all(calendar)).cursor
+        listed = await provider.list_all(calendar)
+        gone = [series.id]
+        if remote.quirks.expands_series:  # listed as its two instances left
+            gone = sorted(e.id for e in listed.changed)
+            assert len(gone) == 2
+            assert {remote.instance_of(calendar, i) for i in gone} == {
+                (series.id, utc(6, 9)),
+                (series.id, utc(8, 9)),
+            }
         remote.delete(calendar, series.id)
-        delta = await provider.changes(calendar, cursor)
-        assert (delta.changed, delta.deleted) == ([], [series.id])
+        delta = await provider.changes(calendar, listed.cursor)
+        assert (delta.changed, delta.deleted) == ([], gone)
 
     async def test_transparent_declined_and_all_day_events_are_read_as_meant(
         self, provider: CalendarProvider, remote: Remote, calendar: str

@@ -51,7 +51,7 @@ class Stored:
     start: dt.datetime
     end: dt.datetime
     description: str
-    uid: str | None = None  # filled where the server makes the app's UIDs
+    uid: str | None = None  # the server's UID, where the server makes it
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,9 @@ class Quirks:
     quiet_pull_keeps_cursor: bool
     # What every event's UID ends with when another client made it ("" any).
     foreign_uid_suffix: str = ""
-    # The UID of an event the app created, from its ``key`` and ``id``; None:
-    # the server makes one of its own (``Stored.uid`` reads it).
-    app_event_uid: str | None = "{key}"
+    # The UID of an event the app created, from its ``key`` and ``id``
+    # (``{uid}``: the one the server made, ``Stored.uid``).
+    app_event_uid: str = "{key}"
     # The error detail (``str(exc)``) and the coach's text for rejected
     # credentials.
     auth_error_detail: str = ""
@@ -79,10 +79,17 @@ class Quirks:
     # is PUT): the engine scenario then serves one through the provider, as
     # a less careful server would.
     refuses_unreadable_entries: bool = False
-    # The server names every new event itself (EWS ItemId): the app's event
-    # is found by the key it carries, no foreign event can stand at its
-    # name, and one made again after a deletion gets a new id.
-    server_names_events: bool = False
+    # The server names every event it stores (Graph: an event's ``id`` is
+    # read-only, chosen on create): nothing can stand at the app's event
+    # before it exists, and an event the app puts back after the coach deleted
+    # it is a new one with a new id. ``id_for_key`` finds events by key.
+    server_assigns_ids: bool = False
+    # A series is listed as its occurrences and exceptions, each an event of
+    # its own (own id, own UID, no RRULE), never as one resource (Graph:
+    # calendarView and its delta expand series; a deleted occurrence or
+    # series is reported as its occurrences ``@removed``). ``instance_of``
+    # names each one's series and original start.
+    expands_series: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,6 +210,12 @@ class Remote(abc.ABC):
 
     @abc.abstractmethod
     def stored(self, cal: str, id: str) -> Stored: ...
+
+    def instance_of(self, cal: str, id: str) -> tuple[str, dt.datetime] | None:
+        """Where series arrive expanded (``Quirks.expands_series``): the
+        series and original start (UTC) of the occurrence or exception ``id``;
+        None for an event that is no instance."""
+        raise NotImplementedError(f"{self.quirks.key} lists series whole")
 
     @abc.abstractmethod
     def add_foreign_at(self, cal: str, key: str) -> None:

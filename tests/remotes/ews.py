@@ -62,14 +62,14 @@ EXCHANGE = Quirks(
     # it staying the same when nothing changed.
     quiet_pull_keeps_cursor=False,
     # Exchange makes the UID ("UID", calendar items) when the client sends none.
-    app_event_uid=None,
+    app_event_uid="{uid}",
     auth_error_detail="UnauthorizedError",
     reconnect_message=AUTH_MESSAGE,
     reconnect_subject="Please reconnect your Exchange calendar ({account})",
     # Items are structured properties: nothing unreadable can be stored.
     refuses_unreadable_entries=True,
     # "ItemId": Exchange assigns it on CreateItem; clients cannot choose it.
-    server_names_events=True,
+    server_assigns_ids=True,
 )
 KEY: ExtKey = (CoachAppKey.property_set_id, CoachAppKey.property_name, "String")
 _CATEGORY = "Blue category"  # what ``touch`` sets: neither time nor title

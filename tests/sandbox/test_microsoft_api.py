@@ -97,6 +97,33 @@ def test_me_and_calendars_with_a_read_only_one(
     )
 
 
+def test_a_removed_calendar_is_no_longer_listed_and_its_events_are_gone(
+    microsoft: MicrosoftSandbox, cal: str, account: str, api: httpx.Client
+) -> None:
+    extra = microsoft.state.add_calendar(account, "Scratch")
+    event = microsoft.state.add_event(
+        extra, {"subject": "Lunch", "start": at(1), "end": at(2)}
+    )
+    window = {"startDateTime": LO.isoformat(), "endDateTime": HI.isoformat()}
+    microsoft.state.remove_calendar(extra)
+
+    listed = [c["id"] for c in api.get("/me/calendars").json()["value"]]
+    assert listed == [cal] == microsoft.state.calendar_ids(account)
+    for path, params in (
+        (f"/me/events/{event['id']}", None),
+        (f"/me/calendars/{extra}", None),
+        (f"/me/calendars/{extra}/calendarView/delta", window),
+    ):
+        gone = api.get(path, params=params)
+        assert (gone.status_code, gone.json()["error"]["code"]) == (
+            404,
+            "ErrorItemNotFound",
+        ), path
+    assert microsoft.state.get_event(event["id"]) is None
+    with pytest.raises(ValueError):
+        microsoft.state.remove_calendar(cal)  # the default one stays
+
+
 def test_personal_accounts_have_no_mail_property(microsoft: MicrosoftSandbox) -> None:
     email = microsoft.state.add_account(
         f"p{uuid.uuid4().hex[:6]}@outlook.example", kind="personal"
