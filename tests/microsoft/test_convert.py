@@ -6,7 +6,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from coach_app.calendars.ical import expand
+import pytest
+
+from coach_app.calendars.errors import MalformedEvent
+from coach_app.calendars.ical import busy_time, expand
 from coach_app.calendars.microsoft.convert import (
     KEY_PROPERTY_ID,
     interval,
@@ -98,3 +101,26 @@ def test_our_key_comes_from_the_property_or_our_transaction_id_only() -> None:
         'W/"ck1"',
         "uid-1",
     )
+
+
+def test_an_event_whose_times_cannot_be_read_is_kept_by_name_for_the_engine_to_skip() -> (
+    None
+):
+    broken = remote_event(
+        item(subject="Board retreat", start={"dateTime": "someday", "timeZone": "UTC"})
+    )
+    assert (broken.id, broken.summary, broken.raw) == (
+        "AAkALgabc=",
+        "Board retreat",
+        "",
+    )
+    # The engine reads busy time from ``raw``: an empty one is refused, so
+    # the entry is skipped with a notice instead of vanishing silently.
+    with pytest.raises(MalformedEvent):
+        busy_time(
+            broken.raw,
+            datetime(2030, 1, 1, tzinfo=UTC),
+            datetime(2030, 12, 31, tzinfo=UTC),
+            "UTC",
+            None,
+        )

@@ -30,7 +30,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from coach_app.calendars.base import OutgoingEvent, RemoteEvent
-from coach_app.calendars.errors import MalformedEvent
 from coach_app.calendars.ical import KEY_PROPERTY
 
 PRODID = "-//Coach App//Microsoft Graph//EN"
@@ -131,13 +130,24 @@ def interval(item: dict[str, Any]) -> tuple[datetime | date, datetime | date]:
 
 
 def remote_event(item: dict[str, Any]) -> RemoteEvent:
-    """One RemoteEvent (one VEVENT) for a single event, occurrence or exception."""
+    """One RemoteEvent (one VEVENT) for a single event, occurrence or exception.
+
+    An item whose times cannot be read still becomes a RemoteEvent, with
+    empty ``raw``: the sync engine then skips it by name and tells the
+    coach, and the rest of the listing syncs (as for Google).
+    """
     try:
         start, end = interval(item)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise MalformedEvent(
-            f"event {item.get('id')}: {exc}", uid=item.get("iCalUId")
-        ) from exc
+    except (KeyError, ValueError, TypeError):
+        subject = item.get("subject")
+        return RemoteEvent(
+            id=str(item.get("id", "")),
+            etag=item.get("@odata.etag") or item.get("changeKey"),
+            uid=str(item.get("iCalUId") or item.get("id") or "") or None,
+            raw="",
+            summary=str(subject) if subject else None,
+            coach_key=key_of(item),
+        )
     key = key_of(item)
     uid = str(item.get("iCalUId") or item["id"])
     subject = str(item.get("subject") or "")

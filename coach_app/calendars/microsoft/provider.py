@@ -62,7 +62,6 @@ from coach_app.calendars.base import (
 )
 from coach_app.calendars.errors import (
     CursorInvalid,
-    MalformedEvent,
     NotFound,
     ProviderError,
     Transient,
@@ -344,13 +343,7 @@ class MicrosoftGraphProvider(ClosesOnExit):
         return created is not None and created > moment + timedelta(minutes=1)
 
     def _convert(self, items: Iterable[dict[str, Any]]) -> list[RemoteEvent]:
-        out = []
-        for item in items:
-            try:
-                out.append(remote_event(item))
-            except MalformedEvent as exc:
-                log.warning("skipped an unreadable Graph event: %s", exc)
-        return sorted(out, key=lambda e: e.id)
+        return sorted((remote_event(item) for item in items), key=lambda e: e.id)
 
     # -- single events ---------------------------------------------------------------
 
