@@ -35,10 +35,11 @@ serves plain HTTP). Negotiate (SPNEGO, Kerberos) is never offered.
 pyspnego's acceptor reads the accounts from the file named by the
 ``NTLM_USER_FILE`` environment variable (lines ``DOMAIN:USER:PASSWORD``).
 The first NTLM handshake in a process points that variable at a private
-temporary file of the process; each NTLM step that needs the accounts
-writes the sandbox's current accounts there under a process-wide lock,
-runs, and empties the file again, so several sandboxes in one process each
-check their own users. An account whose address or password holds a colon
+temporary file of the process (and points it back if something changed
+it); the step that checks an AUTHENTICATE message writes the sandbox's
+current accounts there under a process-wide lock, runs, and empties the
+file again, so several sandboxes in one process each check their own
+users. An account whose address or password holds a colon
 or a line break cannot be written in that format and cannot sign in with
 NTLM (Basic still works for it).
 """
@@ -51,6 +52,7 @@ import binascii
 import contextlib
 import logging
 import os
+import struct
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -164,7 +166,7 @@ class Authenticator:
         kind = _message_type(token)
         try:
             if kind == _NEGOTIATE:
-                handshake = self._with_accounts(lambda: spnego.server(protocol="ntlm"))
+                handshake = _with_accounts([], lambda: spnego.server(protocol="ntlm"))
                 challenge = handshake.step(token)
                 if challenge is None:
                     return refused
@@ -175,8 +177,9 @@ class Authenticator:
             handshake = connection.handshake
             if handshake is None:
                 return refused
-            self._with_accounts(lambda: handshake.step(token))
-        except SpnegoError as exc:
+            _with_accounts(self._account_lines(), lambda: handshake.step(token))
+        except (SpnegoError, ValueError, IndexError, struct.error) as exc:
+            # a wrong password, an unknown user, or a malformed message
             log.info("NTLM from %s:%s refused: %s", *client, exc)
             return refused
         mailbox = self.store.user(handshake.client_principal or "")
@@ -186,20 +189,25 @@ class Authenticator:
         self.handshakes += 1
         return mailbox
 
-    def _with_accounts(self, step: Callable[[], T]) -> T:
-        """Run ``step`` with this sandbox's accounts in ``NTLM_USER_FILE``."""
-        lines = [
+    def _account_lines(self) -> list[str]:
+        """The accounts in the file's ``DOMAIN:USER:PASSWORD`` form."""
+        return [
             f":{email}:{password}\n"
             for email, password in self.store.credentials()
             if not any(c in email + password for c in ":\r\n")
         ]
-        with _file_lock:
-            path = _accounts_file()
-            try:
-                with open(path, "w", encoding="utf-8") as out:
-                    out.writelines(lines)
-                return step()
-            finally:
+
+
+def _with_accounts(lines: list[str], step: Callable[[], T]) -> T:
+    """Run ``step`` with ``lines`` in the ``NTLM_USER_FILE`` (emptied after)."""
+    with _file_lock:
+        path = _accounts_file()
+        try:
+            with open(path, "w", encoding="utf-8") as out:
+                out.writelines(lines)
+            return step()
+        finally:
+            if lines:
                 with open(path, "w", encoding="utf-8"):
                     pass
 

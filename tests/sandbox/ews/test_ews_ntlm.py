@@ -203,6 +203,30 @@ def test_an_unknown_user_is_refused(ntlm_only: EwsSandbox) -> None:
     assert answered.status_code == 401
 
 
+def test_malformed_ntlm_messages_are_refused(ntlm_only: EwsSandbox) -> None:
+    mailbox = _user(ntlm_only)
+    initiator = spnego.client(mailbox.email, PASSWORD, protocol="ntlm")
+    body = doc("getfolder-request.xml")
+    with httpx.Client() as client:
+        for token in (b"NTLMSSP\x00\x01\x00\x00\x00", b"not ntlm"):
+            response = client.post(
+                ntlm_only.ews_url, content=body, headers={"Authorization": _ntlm(token)}
+            )
+            assert response.status_code == 401
+            assert response.headers.get_list("www-authenticate") == ["NTLM"]
+        challenged = client.post(
+            ntlm_only.ews_url,
+            content=body,
+            headers={"Authorization": _ntlm(initiator.step())},
+        )
+        assert challenged.status_code == 401
+        truncated = b"NTLMSSP\x00\x03\x00\x00\x00" + b"\xff" * 20
+        response = client.post(
+            ntlm_only.ews_url, content=body, headers={"Authorization": _ntlm(truncated)}
+        )
+        assert response.status_code == 401
+
+
 def test_the_handshake_belongs_to_its_connection(ntlm_only: EwsSandbox) -> None:
     """AUTHENTICATE answering a CHALLENGE sent on another connection is
     refused: the server checks it against the challenge of its own."""
