@@ -194,7 +194,9 @@ class CalendarConnection(SQLModel, table=True):
     reconnect_notified: bool = False
     # Consecutive failed syncs (auth, network, rate limit): drives the back-off.
     sync_failures: int = 0
-    # CalDAV quirks profile learnt at discovery (Account.server), "" = unknown.
+    # What sign-in learnt about the server, "" = unknown: the CalDAV quirks
+    # profile (Account.server); for Exchange the authentication scheme its
+    # EWS address takes, "ntlm" or "basic".
     server_profile: str = Field(default="", max_length=32)
     check_conflicts: bool = True
     push_enabled: bool = True

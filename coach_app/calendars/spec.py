@@ -32,8 +32,9 @@ class Credentials:
     """What a connection stores to reach its account.
 
     ``secret`` is a password, or the OAuth tokens as JSON; it is encrypted at
-    rest and never leaves the backend. ``server_profile`` names the server
-    quirks learnt at discovery ("" = unknown).
+    rest and never leaves the backend. ``server_profile`` is what sign-in
+    learnt about the server ("" = unknown): CalDAV's quirks profile,
+    Exchange's authentication scheme.
     """
 
     server_url: str = ""

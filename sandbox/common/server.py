@@ -3,6 +3,9 @@
 ``serve(app_factory, port, host=…)`` binds the socket first (port 0 = a free
 port), so the base URL is known before the app is built, then starts
 uvicorn (h11, no lifespan, no access log) and waits until it listens.
+``on_disconnect(client)`` is told when a client's TCP connection closes
+(``client`` is the ``(host, port)`` pair the ASGI scope names): servers that
+keep state per connection, such as NTLM's handshake, drop it then.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from types import TracebackType
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 
 class RunningServer:
@@ -51,6 +55,7 @@ def serve(
     name: str = "sandbox",
     log_level: str = "warning",
     on_failure: Callable[[], None] | None = None,
+    on_disconnect: Callable[[tuple[str, int]], None] | None = None,
 ) -> RunningServer:
     """Start ``app_factory(base_url)`` on ``host:port``; raise if it does not start."""
     sock, base_url = bind(host, port)
@@ -58,7 +63,7 @@ def serve(
         app_factory(base_url),
         log_level=log_level,
         access_log=False,
-        http="h11",
+        http=_reporting_close(on_disconnect) if on_disconnect else "h11",
         lifespan="off",
         timeout_graceful_shutdown=1,
     )
@@ -78,6 +83,21 @@ def serve(
             raise RuntimeError(f"the {name} did not start")
         time.sleep(0.01)
     return RunningServer(server, thread, base_url)
+
+
+def _reporting_close(
+    on_disconnect: Callable[[tuple[str, int]], None],
+) -> type[H11Protocol]:
+    """uvicorn's h11 protocol, telling ``on_disconnect`` when a connection closes."""
+
+    class Protocol(H11Protocol):
+        def connection_lost(self, exc: Exception | None) -> None:
+            client = self.client
+            super().connection_lost(exc)
+            if client is not None:
+                on_disconnect((client[0], client[1]))
+
+    return Protocol
 
 
 class SandboxHandle:

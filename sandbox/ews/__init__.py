@@ -5,8 +5,10 @@ MicrosoftDocs/office-developer-exchange-docs, ``docs/web-service-reference``);
 each module names the pages it implements. ``start_ews_sandbox()`` runs it
 on loopback; ``python -m sandbox.ews --port PORT`` seeds a demo mailbox.
 
-What it serves (``server``): SOAP 1.1 at ``/EWS/Exchange.asmx`` with Basic
-authentication, ``ServerVersionInfo`` in every response and
+What it serves (``server``): SOAP 1.1 at ``/EWS/Exchange.asmx`` with the
+authentication schemes it is started with — Basic, NTLM or both, each
+listed in its own ``WWW-Authenticate`` header of the 401 (``auth``) —
+``ServerVersionInfo`` in every response and
 ``RequestServerVersion``/``TimeZoneContext`` honoured (``soap``);
 GetFolder/FindFolder (``ops_folders``); SyncFolderItems (``ops_sync``);
 GetItem, FindItem with CalendarView, CreateItem, UpdateItem with the three
@@ -18,10 +20,16 @@ Outlook would through ``Mailbox`` (``store``).
 
 Deviations from the documentation (deliberate, for a test double):
 
-* Authentication is Basic only. Exchange's IIS default is NTLM/Negotiate;
-  an honest NTLM server needs per-connection challenge state and the
-  NTLMv2 proof computed from the password, which this sandbox does not
-  implement, so its 401 offers only ``Basic`` (exchangelib then uses Basic).
+* Authentication: Basic unless started otherwise, while Exchange's own
+  default on ``/EWS`` is Windows authentication (Negotiate and NTLM);
+  ``start_ews_sandbox(auth=("NTLM",))`` is such a server without Negotiate.
+  NTLM is the real handshake (NEGOTIATE, CHALLENGE, AUTHENTICATE on one
+  connection, the response checked against the account's password by
+  pyspnego's acceptor), and the connection stays authenticated afterwards.
+  Not modelled: Negotiate (SPNEGO/Kerberos) is never offered; NTLM logons
+  use the SMTP address as the user name (no ``DOMAIN\\user``); channel
+  bindings (Extended Protection) are not checked, as the sandbox serves
+  plain HTTP; no TLS, so Basic's password crosses in the clear.
 * Only calendar items are stored (CreateItem of a message, task or contact
   gets ``ErrorInvalidItemForOperationCreateItem``); Body is text only;
   attendees are recorded but no meeting messages are delivered — those a

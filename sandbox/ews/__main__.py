@@ -2,6 +2,8 @@
 
 Seeds a demo mailbox with several calendar folders and prints how to
 connect (the EWS address, the Autodiscover address and the credentials).
+``--auth NTLM`` (or ``NTLM,Basic``) chooses the authentication schemes
+offered, as an on-premises server with Basic turned off would.
 """
 
 from __future__ import annotations
@@ -19,10 +21,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--no-demo", action="store_true", help="start with no mailbox")
+    parser.add_argument(
+        "--auth",
+        default="Basic",
+        help="authentication schemes offered, comma-separated: Basic, NTLM",
+    )
     args = parser.parse_args(argv)
 
-    sandbox = start_ews_sandbox(args.port, host=args.host, log_level="info")
+    sandbox = start_ews_sandbox(
+        args.port,
+        host=args.host,
+        log_level="info",
+        auth=[s for s in args.auth.split(",") if s.strip()],
+    )
     print(f"EWS sandbox on {sandbox.base_url}")
+    print(f"  Authentication:       {', '.join(sandbox.state.auth.schemes)}")
     print(f"  EWS address:          {sandbox.ews_url}")
     print(f"  Autodiscover (POX):   {sandbox.autodiscover_url}")
     if not args.no_demo:

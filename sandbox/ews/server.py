@@ -2,9 +2,11 @@
 
 Paths (case-insensitive, as IIS treats them):
 
-* ``POST /EWS/Exchange.asmx`` — SOAP 1.1 (``text/xml``), Basic
-  authentication; a missing or wrong password gets HTTP 401 with
-  ``WWW-Authenticate: Basic realm="<host>"``.
+* ``POST /EWS/Exchange.asmx`` — SOAP 1.1 (``text/xml``), with the
+  authentication schemes the sandbox was started with (``auth``: Basic by
+  default, NTLM, or both; see ``sandbox.ews.auth``); missing or wrong
+  credentials get HTTP 401 with one ``WWW-Authenticate`` header per scheme
+  (``Basic realm="<host>"``, ``NTLM``).
 * ``POST /autodiscover/autodiscover.xml`` — POX Autodiscover, same
   authentication.
 
@@ -15,12 +17,10 @@ benchmark count what a client sent.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -29,6 +29,7 @@ from starlette.types import Receive, Scope, Send
 from sandbox.common.faults import FaultInjector, FaultKind, drop_connection
 from sandbox.common.server import RunningServer, serve
 from sandbox.ews import faults
+from sandbox.ews.auth import Authenticator, Refused, offered_schemes
 from sandbox.ews.autodiscover import (
     AutodiscoverRedirect,
     error_document,
@@ -81,9 +82,11 @@ class RequestRecord:
 class EwsState:
     """What a running sandbox holds: mailboxes, faults, redirects, the log."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, auth: Sequence[str] = ("Basic",)) -> None:
         self.base_url = base_url
         self.store = MailStore()
+        # The schemes offered (``auth.schemes``) and the NTLM connections.
+        self.auth = Authenticator(self.store, auth)
         self.faults = FaultInjector()
         self.redirects: dict[str, AutodiscoverRedirect] = {}
         self.autodiscover_enabled = True
@@ -162,15 +165,20 @@ class EwsApp:
             )
             return
         host = headers.get("host", "localhost").split(":")[0]
-        mailbox = self._authenticate(headers.get("authorization", ""))
-        if mailbox is None:
+        client = scope.get("client")
+        mailbox = self.state.auth.check(
+            (client[0], client[1]) if client else None,
+            headers.get("authorization", ""),
+            host,
+        )
+        if isinstance(mailbox, Refused):
             self.state.record(RequestRecord(path, "", None, 401, time.time()))
             await _respond(
                 send,
                 401,
                 b"",
                 "text/html",
-                [("www-authenticate", f'Basic realm="{host}"')],
+                [("www-authenticate", c) for c in mailbox.challenges],
             )
             return
         if path == AUTODISCOVER_PATH:
@@ -182,20 +190,6 @@ class EwsApp:
             await _respond(send, status, b"" if status == 302 else payload, XML, extra)
             return
         await self._ews(path, body, mailbox, send)
-
-    def _authenticate(self, header: str) -> Mailbox | None:
-        scheme, _, credentials = header.partition(" ")
-        if scheme.lower() != "basic":
-            return None
-        try:
-            user, _, password = (
-                base64.b64decode(credentials.strip(), validate=True)
-                .decode("utf-8")
-                .partition(":")
-            )
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        return self.state.store.check_password(user, password)
 
     def _autodiscover(self, body: bytes, mailbox: Mailbox) -> tuple[int, bytes]:
         if not self.state.autodiscover_enabled:
@@ -346,15 +340,31 @@ class EwsSandbox:
 
 
 def start_ews_sandbox(
-    port: int = 0, *, host: str = "127.0.0.1", log_level: str = "warning"
+    port: int = 0,
+    *,
+    host: str = "127.0.0.1",
+    log_level: str = "warning",
+    auth: Sequence[str] = ("Basic",),
 ) -> EwsSandbox:
-    """Start a sandbox on ``host:port`` (0 = a free port); add users through
-    ``handle.state.add_user``."""
+    """Start a sandbox on ``host:port`` (0 = a free port) offering the
+    authentication schemes ``auth`` (``"Basic"``, ``"NTLM"``, in the order
+    its 401 lists them); add users through ``handle.state.add_user``."""
+    schemes = offered_schemes(auth)  # a wrong name fails before binding
     states: list[EwsState] = []
 
     def build(base_url: str) -> EwsApp:
-        states.append(EwsState(base_url))
+        states.append(EwsState(base_url, schemes))
         return EwsApp(states[0])
 
-    running = serve(build, port, host=host, name="EWS sandbox", log_level=log_level)
+    def closed(client: tuple[str, int]) -> None:
+        states[0].auth.closed(client)
+
+    running = serve(
+        build,
+        port,
+        host=host,
+        name="EWS sandbox",
+        log_level=log_level,
+        on_disconnect=closed,
+    )
     return EwsSandbox(states[0], running)

@@ -586,11 +586,25 @@ class MailStore:
     def check_password(self, username: str, password: str) -> Mailbox | None:
         """The mailbox of a user name (SMTP address or ``DOMAIN\\user``)."""
         with self.lock:
-            key = username.lower()
-            if "\\" in key:  # down-level logon name: match the local part
-                local = key.split("\\", 1)[1]
-                key = next((k for k in self.mailboxes if k.split("@")[0] == local), key)
+            key = self._key(username)
             expected = self.passwords.get(key)
             if expected is None or not hmac.compare_digest(expected, password):
                 return None
             return self.mailboxes[key]
+
+    def user(self, username: str) -> Mailbox | None:
+        """The mailbox of a user name already authenticated (no password)."""
+        with self.lock:
+            return self.mailboxes.get(self._key(username))
+
+    def credentials(self) -> list[tuple[str, str]]:
+        """Every account's (SMTP address, password): what NTLM checks against."""
+        with self.lock:
+            return [(m.email, self.passwords[k]) for k, m in self.mailboxes.items()]
+
+    def _key(self, username: str) -> str:
+        key = username.lower()
+        if "\\" in key:  # down-level logon name: match the local part
+            local = key.split("\\", 1)[1]
+            key = next((k for k in self.mailboxes if k.split("@")[0] == local), key)
+        return key

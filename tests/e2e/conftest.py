@@ -209,6 +209,16 @@ def ews_sandbox():
 
 
 @pytest.fixture(scope="session")
+def ews_ntlm_sandbox(ews_sandbox):
+    """An Exchange server with Basic turned off: only NTLM is offered."""
+    from sandbox.ews import start_ews_sandbox
+
+    sandbox = start_ews_sandbox(auth=("NTLM",))
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
         b = pw.chromium.launch(

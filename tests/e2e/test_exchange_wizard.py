@@ -2,7 +2,8 @@
 with nothing saved; Autodiscover fails, the coach types the server address
 and connects two pull folders and one push folder; a booking reaches the
 push folder, and deleting it there cancels it and emails the client. A coach
-who knows the address can open its field before trying."""
+who knows the address can open its field before trying; on a server with
+Basic turned off the wizard connects with NTLM."""
 
 from __future__ import annotations
 
@@ -144,12 +145,15 @@ def test_exchange_wizard_connects_after_autodiscover_fails_and_follows_the_push_
 
 
 def test_a_coach_who_knows_the_server_address_can_type_it_first(
-    ews_sandbox, log_in, app_db_url
+    ews_ntlm_sandbox, log_in, app_db_url
 ):
+    """On a server that takes only NTLM (Basic turned off): a wrong password
+    is refused with nothing saved; the right one connects with NTLM."""
     email = "ezra@corp.example"
-    ews_sandbox.state.add_user(email, PASSWORD, "Ezra Exchange")
+    ews_ntlm_sandbox.state.add_user(email, PASSWORD, "Ezra Exchange")
     with session_scope(app_db_url) as s:
-        auth.sign_up(s, "ezra-coach@example.com", "ezra-pass", "Ezra", "UTC")
+        coach = auth.sign_up(s, "ezra-coach@example.com", "ezra-pass", "Ezra", "UTC")
+        coach_id = coach.id
     page = log_in("ezra-coach@example.com", "ezra-pass")
     page.goto(page.url.rstrip("/") + "/settings?tab=integrations")
     page.get_by_role("button", name="Connect to Calendar").click()
@@ -158,5 +162,31 @@ def test_a_coach_who_knows_the_server_address_can_type_it_first(
 
     page.get_by_role("button", name="I know my server address").click()
     expect(page.get_by_label("Exchange server address")).to_be_focused()
-    _sign_in(page, email, PASSWORD, ews_sandbox.base_url)
+    _sign_in(page, email, "not-the-password", ews_ntlm_sandbox.base_url)
+    expect(page.get_by_role("alert")).to_contain_text("did not accept")
+    with session_scope(app_db_url) as s:
+        assert (
+            s.exec(
+                select(CalendarConnection).where(
+                    CalendarConnection.coach_id == coach_id
+                )
+            ).all()
+            == []
+        )
+    _sign_in(page, email, PASSWORD, ews_ntlm_sandbox.base_url)
     expect(page.locator("#connect-account")).to_have_text(f"Exchange account: {email}")
+    page.get_by_label("Pull from Calendar").click()
+    page.get_by_label("Push to Calendar").click()
+    page.get_by_role("button", name="Connect", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text(
+        "Success! Your Exchange calendar is now connected."
+    )
+    with session_scope(app_db_url) as s:
+        [conn] = s.exec(
+            select(CalendarConnection).where(CalendarConnection.coach_id == coach_id)
+        ).all()
+    assert (conn.server_url, conn.server_profile) == (
+        ews_ntlm_sandbox.ews_url,
+        "ntlm",
+    )
+    assert ews_ntlm_sandbox.state.auth.handshakes > 0

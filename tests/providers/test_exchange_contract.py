@@ -1,7 +1,8 @@
 """The provider contract on Exchange (EWS), against the EWS sandbox
 (quirks: ``remotes.ews``; what only EWS has — ErrorServerBusy back-off,
 SyncFolderItems paging, CalendarView splitting, ChangeKeys on delete — is
-in ``tests/exchange``)."""
+in ``tests/exchange``). ``TestExchangeOverNtlm``: the same contract on a
+server with Basic turned off, every request NTLM-authenticated."""
 
 from __future__ import annotations
 
@@ -35,6 +36,28 @@ class TestExchange(ProviderContract):
         # itself (``exchange.ews``); below the contract's 7 s, it reports them.
         remote = EwsRemote(
             ews, now=NOW, seeded=True, timezone="Europe/Berlin", max_back_off=5
+        )
+        yield remote
+        remote.close()
+
+
+@pytest.fixture(scope="module")
+def ntlm_ews() -> Iterator[EwsSandbox]:
+    with start_ews_sandbox(auth=("NTLM",)) as sandbox:
+        yield sandbox
+
+
+class TestExchangeOverNtlm(ProviderContract):
+    @pytest.fixture
+    def remote(self, ntlm_ews: EwsSandbox) -> Iterator[EwsRemote]:
+        ntlm_ews.state.faults.clear()
+        remote = EwsRemote(
+            ntlm_ews,
+            now=NOW,
+            seeded=True,
+            timezone="Europe/Berlin",
+            max_back_off=5,
+            auth="ntlm",
         )
         yield remote
         remote.close()

@@ -111,6 +111,7 @@ class ConnectionFields:
     server_url: str
     username: str
     secret: str
+    server_profile: str = ""
 
 
 @dataclass

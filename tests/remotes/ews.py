@@ -8,6 +8,10 @@ made from it; its UID is Exchange's; SyncState says nothing of staying the
 same when nothing changed; EWS is one SOAP endpoint, so every request is
 ``POST /EWS/Exchange.asmx``.
 
+``auth``: the scheme the app's providers use ("basic" or "ntlm"), as
+sign-in stores it in the connection's ``server_profile``; with an NTLM-only
+sandbox every request of the suite is NTLM-authenticated.
+
 Recurring events: ``add_series`` reads the RRULE and EXDATE lines the
 suites write and makes the EWS recurrence pattern of them (Daily and
 Weekly with COUNT, UNTIL, INTERVAL and BYDAY); each EXDATE is a deleted
@@ -29,6 +33,7 @@ import httpx
 from coach_app.calendars import registry
 from coach_app.calendars.base import CalendarProvider
 from coach_app.calendars.exchange import ExchangeProvider
+from coach_app.calendars.exchange.auth import auth_of_profile
 from coach_app.calendars.exchange.convert import CoachAppKey
 from coach_app.calendars.exchange.ews import AUTH_MESSAGE
 from coach_app.calendars.oauth import AccessTokenSource
@@ -172,9 +177,11 @@ class EwsRemote(Remote):
         seeded: bool = False,
         timezone: str = "UTC",
         max_back_off: float = 60.0,
+        auth: str = "basic",
     ) -> None:
         super().__init__(EXCHANGE)
         self.ews = ews
+        self.auth = auth
         self.now = now
         self.timezone = timezone
         self.max_back_off = max_back_off
@@ -378,6 +385,7 @@ class EwsRemote(Remote):
             allow_hosts=LOOPBACK,
             clock=lambda: self.now,
             timeout=timeout,
+            auth=self.auth,
             **options,
         )
 
@@ -401,6 +409,7 @@ class EwsRemote(Remote):
             server_url=self.ews.ews_url,
             username=self.email,
             secret=self.password,
+            server_profile=self.auth,
         )
 
     def serve_engine(self) -> None:
@@ -418,6 +427,7 @@ class EwsRemote(Remote):
                 credentials.username,
                 credentials.secret,
                 credentials.server_url,
+                auth=auth_of_profile(credentials.server_profile),
                 clock=lambda: self.now,
             )
 

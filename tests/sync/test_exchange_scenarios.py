@@ -1,5 +1,6 @@
 """The engine scenarios on Exchange (EWS), against the EWS sandbox (what
-only Exchange has is in ``tests/exchange``)."""
+only Exchange has is in ``tests/exchange``); ``TestExchangeOverNtlm`` runs
+them on a server with Basic turned off, the connection stored with NTLM."""
 
 from __future__ import annotations
 
@@ -27,3 +28,18 @@ class TestExchange(EngineScenarios):
         ews.state.faults.clear()
         # The engine's providers read occurrences around the scenarios' now.
         return lambda timezone: EwsRemote(ews, now=NOW, timezone=timezone)
+
+
+@pytest.fixture(scope="module")
+def ntlm_ews() -> Iterator[EwsSandbox]:
+    with start_ews_sandbox(auth=("NTLM",)) as sandbox:
+        yield sandbox
+
+
+class TestExchangeOverNtlm(EngineScenarios):
+    @pytest.fixture
+    def new_remote(self, ntlm_ews: EwsSandbox) -> Callable[[str], EwsRemote]:
+        ntlm_ews.state.faults.clear()
+        return lambda timezone: EwsRemote(
+            ntlm_ews, now=NOW, timezone=timezone, auth="ntlm"
+        )

@@ -259,6 +259,7 @@ def connect_world(
             server_url=fields.server_url,
             username=fields.username,
             secret_encrypted=secrets.encrypt(fields.secret),
+            server_profile=fields.server_profile,
         )
         s.add(connection)
         s.flush()

@@ -15,6 +15,11 @@ Every address — candidates, every redirect hop and the EWS address found —
 passes the URL guard before it is connected to. A 401 from one candidate
 is not yet a wrong password ("Handling Autodiscover error messages"); a
 401 from every candidate that answered is. DNS SRV lookups are not made.
+
+Credentials are sent only when a server asks (``auth.ChallengeAuth``): NTLM
+when its 401 offers it, else Basic. The plain-http GET that looks for a
+redirect never carries them. A 401 offering neither scheme is an answer
+that cannot be used, not a wrong password.
 """
 
 from __future__ import annotations
@@ -29,6 +34,13 @@ import httpx
 from lxml import etree
 
 from coach_app.calendars.errors import AuthError, ProviderError, UrlNotAllowed
+from coach_app.calendars.exchange.auth import (
+    BASIC,
+    NTLM,
+    USER_AGENT,
+    ChallengeAuth,
+    offered_schemes,
+)
 from coach_app.calendars.exchange.urls import allowed_hosts, check_async
 
 log = logging.getLogger(__name__)
@@ -94,7 +106,7 @@ async def autodiscover(
     """Find the EWS address (see the module docstring); ``urls`` replaces
     the candidates derived from the domain."""
     allow = allowed_hosts(allow_hosts)
-    auth = httpx.BasicAuth(username or email, password)
+    auth = ChallengeAuth(username or email, password)
     async with httpx.AsyncClient(
         auth=auth,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -102,7 +114,7 @@ async def autodiscover(
         transport=transport,
         headers={
             "Content-Type": "text/xml; charset=utf-8",
-            "User-Agent": "CoachApp-EWS/1.0",
+            "User-Agent": USER_AGENT,
         },
     ) as client:
         search = _Search(client, allow)
@@ -143,7 +155,7 @@ class _Search:
     async def _http_redirect(self, email: str) -> Discovered | None:
         domain = email.rsplit("@", 1)[-1].lower()
         url = f"http://autodiscover.{domain}/autodiscover/autodiscover.xml"
-        response = await self._send("GET", url)
+        response = await self._send("GET", url, credentials=False)
         if response is None or response.status_code not in (301, 302):
             return None
         location = urljoin(url, response.headers.get("Location", ""))
@@ -162,8 +174,13 @@ class _Search:
                 url = urljoin(url, response.headers.get("Location", ""))
                 continue
             if response.status_code == 401:
-                self.unauthorized += 1
-                self.notes.append(f"{url}: 401")
+                schemes = offered_schemes(response.headers.get_list("www-authenticate"))
+                if NTLM in schemes or BASIC in schemes:
+                    self.unauthorized += 1
+                    self.notes.append(f"{url}: 401")
+                else:
+                    self.answered += 1
+                    self.notes.append(f"{url}: 401 offering {schemes or 'nothing'}")
                 return None
             self.answered += 1
             if response.status_code != 200:
@@ -192,7 +209,12 @@ class _Search:
         return None
 
     async def _send(
-        self, method: str, url: str, body: bytes | None = None
+        self,
+        method: str,
+        url: str,
+        body: bytes | None = None,
+        *,
+        credentials: bool = True,
     ) -> httpx.Response | None:
         try:
             await check_async(url, self.allow)
@@ -201,7 +223,9 @@ class _Search:
             log.info("autodiscover: refused %s (%s)", url, exc)
             return None
         try:
-            return await self.client.request(method, url, content=body)
+            if credentials:
+                return await self.client.request(method, url, content=body)
+            return await self.client.request(method, url, content=body, auth=None)
         except httpx.HTTPError as exc:
             self.notes.append(f"{url}: {type(exc).__name__}")
             return None

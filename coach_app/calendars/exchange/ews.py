@@ -1,7 +1,8 @@
 """exchangelib, kept off the event loop and mapped onto the shared errors.
 
 * One ``exchangelib.Account`` per provider, configured without probing
-  (PROVIDERS.md): the given EWS address, Basic (or NTLM) authentication,
+  (PROVIDERS.md): the given EWS address, NTLM or Basic authentication (as
+  sign-in chose from the server's 401, ``auth``),
   ``RequestServerVersion`` Exchange2016 — exchangelib falls back to older
   schema versions by itself when a server refuses it — and a fail-fast
   retry policy, so that waiting is decided here.
@@ -21,6 +22,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -59,7 +61,7 @@ from exchangelib.errors import (
     TransportError,
     UnauthorizedError,
 )
-from exchangelib.protocol import BaseProtocol, FailFast
+from exchangelib.protocol import BaseProtocol, FailFast, Protocol
 
 from coach_app.calendars.deadline import deadline, request_deadline
 from coach_app.calendars.errors import (
@@ -95,15 +97,26 @@ def make_account(
     timeout: float = 30.0,
 ) -> Account:
     """An exchangelib account that sends nothing until it is used."""
+    auth_type = NTLM if auth == "ntlm" else BASIC
     config = Configuration(
         service_endpoint=ews_url,
         credentials=Credentials(username or email, password),
-        auth_type=NTLM if auth == "ntlm" else BASIC,
+        auth_type=auth_type,
         version=Version(build=Build(15, 1), api_version="Exchange2016"),
         retry_policy=FailFast(),
         max_connections=4,
     )
     account = Account(email, config=config, autodiscover=False, access_type=DELEGATE)
+    if account.protocol.auth_type != auth_type:
+        # exchangelib shares one protocol per address and credentials and
+        # leaves the auth type out of that key: a protocol made for the
+        # other scheme (the server changed, the coach reconnected) would
+        # keep it. Providers holding it keep it; new ones get their own.
+        with contextlib.suppress(KeyError):
+            del Protocol[config]
+        account = Account(
+            email, config=config, autodiscover=False, access_type=DELEGATE
+        )
     # exchangelib reads the timeout from the protocol at each request; set
     # on the class it would be every account's (one protocol is shared by
     # the accounts of one address and user only).

@@ -34,6 +34,8 @@ Choices:
   compared with the item's current ChangeKey (GetItem) first; the item
   then moves to Deleted Items (recoverable by the coach), without
   cancellations to attendees.
+* Authentication: NTLM or Basic, as sign-in chose from the server's 401
+  (``auth``), for every request.
 * Errors: a rejected password → ``AuthError`` (reconnect); unreachable
   server → ``Transient``; an address that is no EWS endpoint →
   ``NotCalendarServer``; every address passes the URL guard first.
@@ -108,6 +110,7 @@ class ExchangeProvider(ClosesOnExit):
     ) -> None:
         self.email = email
         self.ews_url = ews_url
+        self.auth = auth  # "basic" or "ntlm"
         self._allow = allowed_hosts(allow_hosts)
         self._account = make_account(
             ews_url, email, password, username=username, auth=auth, timeout=timeout

@@ -11,17 +11,24 @@ resolved EWS address is what the connection stores. Every address passes
 the URL guard (``COACH_APP_URL_ALLOWLIST`` admits loopback for tests and
 self-hosters); ``COACH_APP_EXCHANGE_AUTODISCOVER_URLS`` replaces the
 Autodiscover addresses derived from the email domain (a local trial).
+
+The check then asks the EWS address how to sign in (its 401): NTLM when it
+is offered, else Basic (``auth``); the choice is stored as the
+connection's ``server_profile`` ("ntlm" or "basic") and ``build`` uses it.
+Connections stored before that carry "exchange" and were using Basic.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 
+from coach_app.calendars.exchange.auth import auth_of_profile, server_auth
 from coach_app.calendars.exchange.autodiscover import autodiscover
 from coach_app.calendars.exchange.ews import AUTH_MESSAGE
 from coach_app.calendars.exchange.provider import ExchangeProvider
-from coach_app.calendars.exchange.urls import ews_url_from_input
+from coach_app.calendars.exchange.urls import allowed_hosts, ews_url_from_input
 from coach_app.calendars.oauth import AccessTokenSource
 from coach_app.calendars.spec import (
     Credentials,
@@ -83,26 +90,28 @@ def _build(
     if not credentials.server_url:
         raise ValueError("an Exchange connection needs its EWS address")
     return ExchangeProvider(
-        credentials.username, credentials.secret, credentials.server_url
+        credentials.username,
+        credentials.secret,
+        credentials.server_url,
+        auth=auth_of_profile(credentials.server_profile),
     )
 
 
 async def _check(
     spec: ProviderSpec, credentials: Credentials, tokens: AccessTokenSource | None
 ) -> FoundAccount:
-    """Resolve the EWS address (Autodiscover when none was given), then
-    check the password and list the calendars. Raises ``AutodiscoverFailed``
-    (ask for the address), ``AuthError``, ``UrlNotAllowed``, ``Transient``
-    or ``NotCalendarServer``; nothing is stored here."""
+    """Resolve the EWS address (Autodiscover when none was given), learn
+    the scheme it takes, then check the password and list the calendars.
+    Raises ``AutodiscoverFailed`` (ask for the address), ``AuthError``,
+    ``UnsupportedSignIn``, ``UrlNotAllowed``, ``Transient`` or
+    ``NotCalendarServer``; nothing is stored here."""
     if not credentials.server_url:
         override = os.environ.get(AUTODISCOVER_ENV, "")
         urls = [u.strip() for u in override.split(",") if u.strip()] or None
         found = await autodiscover(credentials.username, credentials.secret, urls=urls)
-        credentials = Credentials(
-            server_url=found.ews_url,
-            username=credentials.username,
-            secret=credentials.secret,
-        )
+        credentials = replace(credentials, server_url=found.ews_url)
+    auth = await server_auth(credentials.server_url, allowed_hosts(None))
+    credentials = replace(credentials, server_profile=auth)
     provider = spec.build(credentials, tokens)
     try:
         account = await provider.discover()
@@ -110,12 +119,7 @@ async def _check(
     finally:
         await provider.aclose()
     return FoundAccount(
-        credentials=Credentials(
-            server_url=credentials.server_url,
-            username=credentials.username,
-            secret=credentials.secret,
-            server_profile=account.server,
-        ),
+        credentials=credentials,
         label=account.login or credentials.username,
         calendars=calendars,
     )

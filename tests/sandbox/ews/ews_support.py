@@ -3,9 +3,11 @@ accounts, and XML skeleton comparison (fixtures are in ``conftest``)."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import httpx
+import spnego
 from exchangelib import (
     BASIC,
     DELEGATE,
@@ -31,14 +33,16 @@ def account(
     *,
     password: str = PASSWORD,
     fail_fast: bool = True,
+    auth_type: str | None = BASIC,
 ) -> Account:
-    """exchangelib configured as PROVIDERS.md says: no autodiscover, Basic,
-    version pinned (no probing requests)."""
+    """exchangelib configured as PROVIDERS.md says: no autodiscover, Basic
+    (or ``auth_type``; None lets exchangelib find it from the 401), version
+    pinned (no probing requests)."""
     BaseProtocol.USERAGENT = "CoachApp-Tests"
     config = Configuration(
         service_endpoint=ews.ews_url,
         credentials=Credentials(mailbox.email, password),
-        auth_type=BASIC,
+        auth_type=auth_type,
         version=Version(build=Build(15, 1, 2507, 6), api_version="Exchange2016"),
         retry_policy=FailFast() if fail_fast else FaultTolerance(max_wait=30),
     )
@@ -62,6 +66,36 @@ def post(
         headers={"Content-Type": "text/xml; charset=utf-8"},
         timeout=30,
     )
+
+
+def ntlm_post(
+    client: httpx.Client,
+    url: str,
+    user: str,
+    password: str,
+    body: bytes,
+) -> tuple[httpx.Response, httpx.Response]:
+    """An NTLM handshake on ``client``'s connection: NEGOTIATE, then
+    AUTHENTICATE with the answer to the server's CHALLENGE. Returns the
+    response to each (the second is the request's own answer)."""
+    initiator = spnego.client(user, password, protocol="ntlm")
+    headers = {"Content-Type": "text/xml; charset=utf-8"}
+
+    def send(token: bytes | None) -> httpx.Response:
+        authorization = "NTLM " + base64.b64encode(token or b"").decode()
+        return client.post(
+            url, content=body, headers={**headers, "Authorization": authorization}
+        )
+
+    first = send(initiator.step())
+    [challenge] = [
+        value.split(" ", 1)[1]
+        for value in first.headers.get_list("www-authenticate")
+        if value.startswith("NTLM ")
+    ] or [""]
+    if not challenge:
+        return first, first
+    return first, send(initiator.step(base64.b64decode(challenge)))
 
 
 def doc(name: str) -> bytes:

@@ -14,6 +14,7 @@ from ews_support import missing_structure, skeleton
 from exchangelib import (
     BASIC,
     DELEGATE,
+    NTLM,
     Account,
     Build,
     Configuration,
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_the_trial_command_prints_how_to_connect_and_serves() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox.ews", "--port", "0"],
+        [sys.executable, "-m", "sandbox.ews", "--port", "0", "--auth", "NTLM,Basic"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -49,10 +50,11 @@ def test_the_trial_command_prints_how_to_connect_and_serves() -> None:
         assert printed["Email address"] == DEMO_EMAIL
         assert printed["Password"] == DEMO_PASSWORD
         assert printed["Calendars"] == "Calendar, Clients, Family, Holidays"
+        assert printed["Authentication"] == "NTLM, Basic"
         config = Configuration(
             service_endpoint=printed["EWS address"],
             credentials=Credentials(DEMO_EMAIL, DEMO_PASSWORD),
-            auth_type=BASIC,
+            auth_type=NTLM,
             version=Version(build=Build(15, 1, 2507, 6), api_version="Exchange2016"),
         )
         account = Account(
