@@ -3,6 +3,7 @@
 import reflex as rx
 
 from coach_app.health import with_health
+from coach_app.heap import settle
 from coach_app.live import live_updates
 from coach_app.notify.delivery import delivery_loop
 from coach_app.pages import (  # noqa: F401
@@ -29,3 +30,4 @@ app = rx.App(
 app.register_lifespan_task(delivery_loop)
 app.register_lifespan_task(live_updates)
 app.register_lifespan_task(sync_loop)
+app.register_lifespan_task(settle)
