@@ -448,6 +448,16 @@ def main() -> int:
     )
     sqlite = f"sqlite:///{tmp / 'bench.db'}"
     upgrade(sqlite)
+    # The server process's own settings (coach_app.process), as its lifespan
+    # applies them once start-up is over.
+    from coach_app import process
+
+    process.tune()
+    process.settle_now()
+    print(
+        f"server process settings: switch interval {process.SWITCH_INTERVAL * 1000:g} ms, "
+        "start-up heap frozen"
+    )
     if args.only_sync:
         args.sizes, args.no_postgres = [], True
     sqlite_results = [

@@ -3,7 +3,6 @@
 import reflex as rx
 
 from coach_app.health import with_health
-from coach_app.heap import settle
 from coach_app.live import live_updates
 from coach_app.notify.delivery import delivery_loop
 from coach_app.pages import (  # noqa: F401
@@ -17,6 +16,7 @@ from coach_app.pages import (  # noqa: F401
     signup,
 )
 from coach_app.pages.integrations import callback  # noqa: F401
+from coach_app.process import settle
 from coach_app.session_http import with_session_routes
 from coach_app.sync.scheduler import sync_loop
 from coach_app.webhooks import with_webhooks
