@@ -42,6 +42,33 @@ def _sign_in(page: Page, email: str, password: str, server: str | None = None) -
     page.get_by_role("button", name="Continue").click()
 
 
+def _coach_on_the_exchange_step(log_in, app_db_url: str, name: str) -> tuple[Page, int]:
+    """A new coach, logged in, on the wizard's Exchange sign-in step with the
+    terms agreed."""
+    login = f"{name.lower()}-coach@example.com"
+    with session_scope(app_db_url) as s:
+        coach = auth.sign_up(s, login, f"{name.lower()}-pass", name, "UTC")
+        coach_id = coach.id
+    page = log_in(login, f"{name.lower()}-pass")
+    page.goto(page.url.rstrip("/") + "/settings?tab=integrations")
+    page.get_by_role("button", name="Connect to Calendar").click()
+    page.get_by_role("button", name="Exchange", exact=True).click()
+    page.get_by_text("I agree to the Terms of Service and Privacy Policy").click()
+    assert coach_id is not None
+    return page, coach_id
+
+
+def _connections(app_db_url: str, coach_id: int) -> list[CalendarConnection]:
+    with session_scope(app_db_url) as s:
+        return list(
+            s.exec(
+                select(CalendarConnection).where(
+                    CalendarConnection.coach_id == coach_id
+                )
+            ).all()
+        )
+
+
 def test_exchange_wizard_connects_after_autodiscover_fails_and_follows_the_push_folder(
     ews_sandbox, log_in, app_db_url, smtp_inbox
 ):
@@ -49,15 +76,8 @@ def test_exchange_wizard_connects_after_autodiscover_fails_and_follows_the_push_
     mailbox = ews_sandbox.state.add_user(email, PASSWORD, "Erin Exchange")
     mailbox.create_folder("Clients")
     mailbox.create_folder("Coaching")
-    with session_scope(app_db_url) as s:
-        coach = auth.sign_up(s, "erin-coach@example.com", "erin-pass", "Erin", "UTC")
-        coach_id = coach.id
-    page = log_in("erin-coach@example.com", "erin-pass")
-    page.goto(page.url.rstrip("/") + "/settings?tab=integrations")
-    page.get_by_role("button", name="Connect to Calendar").click()
-    page.get_by_role("button", name="Exchange", exact=True).click()
+    page, coach_id = _coach_on_the_exchange_step(log_in, app_db_url, "Erin")
     expect(page.locator("#sign-in-help")).to_contain_text("Outlook on the web")
-    page.get_by_text("I agree to the Terms of Service and Privacy Policy").click()
 
     # Email and password only: the server address waits until it is needed.
     expect(page.get_by_label("Exchange server address")).to_have_count(0)
@@ -72,15 +92,7 @@ def test_exchange_wizard_connects_after_autodiscover_fails_and_follows_the_push_
     # A wrong password, with the address typed: refused, nothing saved.
     _sign_in(page, email, "not-the-password", ews_sandbox.base_url)
     expect(page.get_by_role("alert")).to_contain_text("did not accept")
-    with session_scope(app_db_url) as s:
-        assert (
-            s.exec(
-                select(CalendarConnection).where(
-                    CalendarConnection.coach_id == coach_id
-                )
-            ).all()
-            == []
-        )
+    assert _connections(app_db_url, coach_id) == []
 
     # The host is enough: the EWS path is completed.
     _sign_in(page, email, PASSWORD, ews_sandbox.base_url)
@@ -100,10 +112,7 @@ def test_exchange_wizard_connects_after_autodiscover_fails_and_follows_the_push_
     expect(card.locator(".push-calendar")).to_have_text(
         "Pushing appointments to: Coaching"
     )
-    with session_scope(app_db_url) as s:
-        [conn] = s.exec(
-            select(CalendarConnection).where(CalendarConnection.coach_id == coach_id)
-        ).all()
+    [conn] = _connections(app_db_url, coach_id)
     assert conn.provider == "exchange"
     assert conn.server_url == ews_sandbox.ews_url
     assert PASSWORD not in conn.secret_encrypted
@@ -151,28 +160,13 @@ def test_a_coach_who_knows_the_server_address_can_type_it_first(
     is refused with nothing saved; the right one connects with NTLM."""
     email = "ezra@corp.example"
     ews_ntlm_sandbox.state.add_user(email, PASSWORD, "Ezra Exchange")
-    with session_scope(app_db_url) as s:
-        coach = auth.sign_up(s, "ezra-coach@example.com", "ezra-pass", "Ezra", "UTC")
-        coach_id = coach.id
-    page = log_in("ezra-coach@example.com", "ezra-pass")
-    page.goto(page.url.rstrip("/") + "/settings?tab=integrations")
-    page.get_by_role("button", name="Connect to Calendar").click()
-    page.get_by_role("button", name="Exchange", exact=True).click()
-    page.get_by_text("I agree to the Terms of Service and Privacy Policy").click()
+    page, coach_id = _coach_on_the_exchange_step(log_in, app_db_url, "Ezra")
 
     page.get_by_role("button", name="I know my server address").click()
     expect(page.get_by_label("Exchange server address")).to_be_focused()
     _sign_in(page, email, "not-the-password", ews_ntlm_sandbox.base_url)
     expect(page.get_by_role("alert")).to_contain_text("did not accept")
-    with session_scope(app_db_url) as s:
-        assert (
-            s.exec(
-                select(CalendarConnection).where(
-                    CalendarConnection.coach_id == coach_id
-                )
-            ).all()
-            == []
-        )
+    assert _connections(app_db_url, coach_id) == []
     _sign_in(page, email, PASSWORD, ews_ntlm_sandbox.base_url)
     expect(page.locator("#connect-account")).to_have_text(f"Exchange account: {email}")
     page.get_by_label("Pull from Calendar").click()
@@ -181,10 +175,7 @@ def test_a_coach_who_knows_the_server_address_can_type_it_first(
     expect(page.get_by_role("status")).to_contain_text(
         "Success! Your Exchange calendar is now connected."
     )
-    with session_scope(app_db_url) as s:
-        [conn] = s.exec(
-            select(CalendarConnection).where(CalendarConnection.coach_id == coach_id)
-        ).all()
+    [conn] = _connections(app_db_url, coach_id)
     assert (conn.server_url, conn.server_profile) == (
         ews_ntlm_sandbox.ews_url,
         "ntlm",
