@@ -63,7 +63,10 @@ Known deviations from Microsoft (deliberate, for a loopback sandbox):
   ``$search``, batch requests or the ``/events/delta`` beta function.
 * ``transactionId`` de-duplicates against events of the mailbox that still
   exist (the documentation does not say for how long Outlook remembers it);
-  a repeated create answers 201 with the existing event.
+  a repeated create answers 201 with the existing event. Outlook answers
+  ``ErrorDuplicateTransactionId`` for an id that "has already been used to
+  create a different event"; whether that covers a deleted event is not
+  documented: ``store.remember_deleted_transactions = True`` makes it so.
 * A stale ``If-Match`` answers 412 ``ErrorIrresolvableConflict`` (Outlook's
   code; the Graph reference lists ``resourceModified`` generically).
 * Delta rounds are computed when they start; pages hold 10 items without

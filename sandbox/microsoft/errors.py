@@ -60,6 +60,18 @@ def bad_request(message: str, code: str = "BadRequest") -> GraphError:
     return GraphError(400, code, message)
 
 
+def duplicate_transaction() -> GraphError:
+    """Outlook's answer to a create whose ``transactionId`` already made a
+    different event (the code and text Outlook sends; Graph's reference
+    does not list them)."""
+    return GraphError(
+        400,
+        "ErrorDuplicateTransactionId",
+        "Your request can't be completed. The TransactionId specified in the "
+        "request has already been used to create a different event.",
+    )
+
+
 def invalid_parameter(message: str) -> GraphError:
     return GraphError(400, "ErrorInvalidParameter", message)
 

@@ -79,6 +79,8 @@ class Store:
         self._event_calendar: dict[str, str] = {}  # immutable id → calendar id
         self._rest_to_key: dict[str, str] = {}
         self._transactions: dict[tuple[str, str], str] = {}  # (email, id) → key
+        # Whether a deleted event's transactionId stays used (not documented).
+        self.remember_deleted_transactions = False
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.clock_offset
@@ -165,10 +167,15 @@ class Store:
     def existing_transaction(
         self, email: str, transaction_id: str
     ) -> StoredEvent | None:
-        """The live event an earlier create with ``transaction_id`` made."""
+        """The live event an earlier create with ``transaction_id`` made.
+
+        With ``remember_deleted_transactions`` on, one made for an event
+        since deleted is refused (``ErrorDuplicateTransactionId``)."""
         key = self._transactions.get((email, transaction_id))
         cal_id = self._event_calendar.get(key or "")
         stored = self.calendars[cal_id].events.get(key or "") if cal_id else None
+        if stored is not None and stored.deleted and self.remember_deleted_transactions:
+            raise errors.duplicate_transaction()
         return None if stored is None or stored.deleted else stored
 
     def insert(

@@ -122,3 +122,28 @@ async def test_a_revoked_grant_asks_to_reconnect_and_keeps_busy_times(
     assert result.status == "reconnect"
     assert "Please reconnect" in world.connection().last_error
     assert [e.summary for e in world.external()] == ["Dentist"]
+
+
+async def test_an_appointment_deleted_in_outlook_is_put_back_though_its_transaction_id_is_taken(
+    world: GraphWorld,
+) -> None:
+    """Cancellation Notification off: the coach deletes our event in Outlook,
+    and Outlook refuses to reuse its transactionId. The next sync still puts
+    the appointment back, once, as a new event the app then follows."""
+    world.graph.state.store.remember_deleted_transactions = True
+    world.update_connection(cancellation_notification=False)
+    appointment_id = world.book(at(8, 11))
+    assert (await world.sync()).status == "ok"
+    [first] = world.graph.state.events(world.push_cal)
+    world.graph.state.delete_event(first["id"])
+
+    result = await world.sync(now=NOW + dt.timedelta(minutes=10))
+
+    assert result.status == "ok"
+    assert world.appointment(appointment_id).status == "confirmed"
+    [again] = world.graph.state.events(world.push_cal)
+    assert again["id"] != first["id"]
+    assert again["transactionId"] == f"coachapp:coachapp-appt-{appointment_id}:2"
+    pushed = world.pushed(appointment_id)
+    assert pushed is not None and pushed.remote_id == again["id"]
+    assert world.pending_pushes() == []

@@ -175,3 +175,43 @@ class _AnsweringHook(WebhookReceiver):
 
     def last_body(self) -> bytes:
         return json.dumps(self.calls[-1].body).encode()
+
+
+async def test_an_event_the_coach_deleted_is_put_back_when_its_transaction_id_is_refused(
+    graph: MicrosoftSandbox, cal: str, make_provider: ProviderMaker
+) -> None:
+    """Outlook may keep a transactionId used once the event it made is
+    deleted, and answer ``ErrorDuplicateTransactionId``: the app's event is
+    then made with a fresh one, still carrying the app's key."""
+    graph.state.store.remember_deleted_transactions = True
+    provider = make_provider()
+    first_id, _ = await provider.create(
+        cal, session("coachapp-appt-9"), "coachapp-appt-9"
+    )
+    graph.state.delete_event(first_id)  # deleted in Outlook
+
+    again_id, etag = await provider.create(
+        cal, session("coachapp-appt-9"), "coachapp-appt-9"
+    )
+
+    assert again_id != first_id and etag
+    [stored] = graph.state.events(cal)
+    assert stored["id"] == again_id
+    assert stored["transactionId"] == "coachapp:coachapp-appt-9:2"
+    fetched = await provider.get(cal, again_id)
+    assert fetched is not None and fetched.coach_key == "coachapp-appt-9"
+    # Retried (an answer lost), that create finds the same event; deleted
+    # again, the next one is put back under the next transactionId.
+    retried, _ = await provider.create(
+        cal, session("coachapp-appt-9"), "coachapp-appt-9"
+    )
+    assert retried == again_id and len(graph.state.events(cal)) == 1
+    graph.state.delete_event(again_id)
+    third_id, _ = await provider.create(
+        cal, session("coachapp-appt-9"), "coachapp-appt-9"
+    )
+    [stored] = graph.state.events(cal)
+    assert (stored["id"], stored["transactionId"]) == (
+        third_id,
+        "coachapp:coachapp-appt-9:3",
+    )

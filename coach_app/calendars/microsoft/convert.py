@@ -64,6 +64,13 @@ def transaction_id(key: str) -> str:
     return TRANSACTION_PREFIX + key
 
 
+def transaction_id_again(key: str, attempt: int) -> str:
+    """The ``attempt``-th transactionId for ``key`` (2, 3, …):
+    ``coachapp:<key>:<attempt>`` (our keys hold no colon). The sequence is
+    the same every time, so a retried create still finds its event."""
+    return f"{transaction_id(key)}:{attempt}"
+
+
 def event_body(event: OutgoingEvent, *, with_key: bool = True) -> dict[str, Any]:
     """The event resource for an appointment (the app's full version of it)."""
     body: dict[str, Any] = {
@@ -103,7 +110,7 @@ def key_of(item: dict[str, Any]) -> str | None:
             return str(prop["value"])
     txn = item.get("transactionId")
     if isinstance(txn, str) and txn.startswith(TRANSACTION_PREFIX):
-        return txn[len(TRANSACTION_PREFIX) :] or None
+        return txn[len(TRANSACTION_PREFIX) :].split(":", 1)[0] or None
     return None
 
 

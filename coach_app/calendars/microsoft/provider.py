@@ -30,7 +30,11 @@ Choices:
   the last one winning.
 * Push: create with ``transactionId = "coachapp:<key>"`` (a retried create
   returns the first event instead of a second one) and the key in a private
-  extended property; ``update`` is a PATCH with ``If-Match`` (412 →
+  extended property. Outlook may refuse that id once it made an event the
+  coach has since deleted (``ErrorDuplicateTransactionId``, "already been
+  used to create a different event"): the event is then created with the
+  next one, ``"coachapp:<key>:2"``, ``":3"``… (the same sequence on a
+  retry, so a retried create still finds its event); ``update`` is a PATCH with ``If-Match`` (412 →
   ``PreconditionFailed``); ``delete`` sends ``If-Match`` when given.
 * Change notifications: ``watch`` creates a subscription on the calendar's
   events (Graph chooses its id; ``clientState`` is our secret; the lifetime
@@ -74,12 +78,19 @@ from coach_app.calendars.microsoft.convert import (
     key_of,
     parse_time,
     remote_event,
+    transaction_id_again,
 )
 from coach_app.calendars.microsoft.http import GraphHttp, RequestHook, Sleep, error_code
 from coach_app.calendars.microsoft.push import GraphSubscription
 from coach_app.calendars.oauth import AccessTokenSource, StaticToken
 
 log = logging.getLogger(__name__)
+
+# Outlook's code for a transactionId that already made a different event.
+DUPLICATE_TRANSACTION = "ErrorDuplicateTransactionId"
+# How many transactionIds one appointment's event may go through (each one
+# an event the coach deleted): then the create fails in plain words.
+MAX_TRANSACTION_IDS = 20
 
 MAX_PAGES = 5000
 MAX_SUBSCRIPTION = timedelta(minutes=4230)
@@ -372,12 +383,20 @@ class MicrosoftGraphProvider(ClosesOnExit):
                 description=event.description,
                 location=event.location,
             )
-        data = await self._json(
-            "POST",
-            f"/me/calendars/{_q(calendar_id(calendar))}/events",
-            json=event_body(event),
-            safe=True,  # transactionId makes a repeat return the same event
-        )
+        path = f"/me/calendars/{_q(calendar_id(calendar))}/events"
+        body = event_body(event)
+        # transactionId makes a repeat return the same event: safe to resend
+        response = await self._http.request("POST", path, json=body, safe=True)
+        for attempt in range(2, MAX_TRANSACTION_IDS + 1):
+            if not (
+                response.status_code >= 400
+                and error_code(response) == DUPLICATE_TRANSACTION
+            ):
+                break
+            body["transactionId"] = transaction_id_again(key, attempt)
+            response = await self._http.request("POST", path, json=body, safe=True)
+        self._http.raise_for_status(response)
+        data = dict(response.json())
         return str(data["id"]), data.get("@odata.etag")
 
     async def update(
