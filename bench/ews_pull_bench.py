@@ -8,8 +8,8 @@ of ten, the rest single appointments over a year), then measures:
   by operation, against a bare exchangelib ``sync_items`` of the same
   folder (the SyncFolderItems part alone) measured in the same run;
 * after one change in Outlook, the incremental pull (``changes``): EWS
-  requests and milliseconds — for a single item, and for a series (which
-  needs the CalendarView again).
+  requests and milliseconds — for a single item, and for a series (one
+  GetItem for the series' span, then a CalendarView of that span).
 
 Figures are medians over ``--rounds`` rounds; every line names its sample
 count. Exit status 1 if a pull returns the wrong result.

@@ -251,6 +251,48 @@ async def test_instances_of_a_series_are_named_by_their_original_start(
     ]
 
 
+async def test_a_moved_occurrence_is_pulled_by_viewing_only_its_series_span(
+    ews: EwsSandbox, mailbox: Mailbox
+) -> None:
+    """In a full calendar, moving one occurrence (here the last, a week past
+    the series' old end) costs one SyncFolderItems, one GetItem for the
+    series' span and a view of that span only, and the busy time follows
+    the move."""
+    for n in range(80):  # one-off meetings over the whole window
+        start = NOW + dt.timedelta(days=1 + n, hours=n % 8)
+        mailbox.add_item(
+            "calendar", f"Meeting {n}", start, start + dt.timedelta(hours=1)
+        )
+    first = at(11, 9)
+    master = mailbox.add_item(
+        "calendar",
+        "Weekly",
+        first,
+        first + dt.timedelta(hours=1),
+        recurrence=Recurrence(
+            "WeeklyRecurrence", days_of_week=("Monday",), start=first.date(), count=3
+        ),
+    )
+    async with make_provider(ews, mailbox, view_max=10) as provider:
+        listing = await provider.list_all(mailbox.calendar.id)
+        whole_window = ews.state.operations().count("FindItem")
+        mailbox.move_occurrence(master.id, at(25, 9), at(31, 14), at(31, 15))
+        ews.state.clear_log()
+
+        changes = await provider.changes(mailbox.calendar.id, listing.cursor)
+
+    (series,) = changes.changed
+    busy = [(o.start, o.end) for o in expand(series.raw, *WINDOW, "UTC") if o.busy]
+    assert busy == [
+        (at(11, 9), at(11, 10)),
+        (at(18, 9), at(18, 10)),
+        (at(31, 14), at(31, 15)),
+    ]
+    operations = ews.state.operations()
+    assert operations[:2] == ["SyncFolderItems", "GetItem"]
+    assert 1 <= operations.count("FindItem") < whole_window
+
+
 def _appointment(key: str, start: dt.datetime) -> OutgoingEvent:
     return OutgoingEvent(
         key=key,

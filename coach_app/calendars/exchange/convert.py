@@ -88,6 +88,8 @@ ITEM_FIELDS = (
     SERIES_FIELD,
     KEY_FIELD,
 )
+# What tells when a series' instances lie (GetItem only).
+SPAN_FIELDS = ("first_occurrence", "last_occurrence", "modified_occurrences")
 VIEW_FIELDS = (
     *(f for f in ITEM_FIELDS if f not in (KEY_FIELD, "uid")),
     "original_start",

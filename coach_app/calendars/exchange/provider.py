@@ -15,7 +15,11 @@ Choices:
 * Busy time: SyncFolderItems reports series masters, not occurrences, and
   knows no window; the occurrences of each changed series come from one
   ``FindItem`` with a ``CalendarView`` over the sync window
-  (``window_past`` before now to ``window_future`` after). CalendarView has
+  (``window_past`` before now to ``window_future`` after). An incremental
+  pull (and ``get``) first asks the changed series for their first, last
+  and modified occurrences (one ``GetItem``) and views only that span of
+  the window: a moved occurrence in a large calendar costs a few requests,
+  not a view of the whole window (a series with no end still needs it). CalendarView has
   no paging: when ``MaxEntriesReturned`` cuts the answer, the window is
   split at the last start returned and the rest asked for again. A
   series is re-read only when it changed or at the engine's daily full
@@ -71,6 +75,7 @@ from coach_app.calendars.errors import NotFound, PreconditionFailed, Transient
 from coach_app.calendars.exchange.convert import (
     ITEM_FIELDS,
     KEY_FIELD,
+    SPAN_FIELDS,
     UPDATE_FIELDS,
     VIEW_FIELDS,
     item_values,
@@ -85,6 +90,7 @@ CALENDAR_CLASS = "IPF.Appointment"
 MAX_SYNC_CHANGES = 512  # "MaxChangesReturned": 1–512
 VIEW_MAX_ENTRIES = 1000  # EWSFindCountLimit's default
 _MAX_SYNC_PAGES = 10_000
+_SLACK = dt.timedelta(days=1)  # all-day instances: the coach's zone either way
 
 
 class ExchangeProvider(ClosesOnExit):
@@ -185,7 +191,7 @@ class ExchangeProvider(ClosesOnExit):
             return await self.list_all(calendar)
         folder = await self._folder(calendar)
         changed, deleted, state = await self._sync(folder, cursor)
-        events = await self._events(folder, changed.values())
+        events = await self._events(folder, changed.values(), narrow=True)
         return ChangeSet(
             changed=events,
             deleted=sorted(deleted - set(changed)),
@@ -244,16 +250,21 @@ class ExchangeProvider(ClosesOnExit):
         raise Transient(f"SyncFolderItems: more than {_MAX_SYNC_PAGES} pages")
 
     async def _events(
-        self, folder: Calendar, items: Iterable[CalendarItem]
+        self, folder: Calendar, items: Iterable[CalendarItem], *, narrow: bool = False
     ) -> list[RemoteEvent]:
+        """``narrow``: few series changed (an incremental pull, one item), so
+        the CalendarView covers only the time their instances occupy."""
         items = list(items)
         masters = [i for i in items if i.type == "RecurringMaster"]
         occurrences: dict[bytes | None, list[CalendarItem]] = {}
         if masters:
             now = self._clock()
-            for occ in await self._view(
-                folder, now - self.window_past, now + self.window_future
-            ):
+            start, end = now - self.window_past, now + self.window_future
+            span = await self._span(folder, masters) if narrow else None
+            if span is not None:
+                start, end = max(start, span[0]), min(end, span[1])
+            view = await self._view(folder, start, end) if start < end else []
+            for occ in view:
                 occurrences.setdefault(series_key(occ), []).append(occ)
         events = [
             series_event(i, occurrences.get(series_key(i) or b"-", []), self.email)
@@ -262,6 +273,38 @@ class ExchangeProvider(ClosesOnExit):
             for i in items
         ]
         return sorted(events, key=lambda e: e.id)
+
+    async def _span(
+        self, folder: Calendar, masters: list[CalendarItem]
+    ) -> tuple[dt.datetime, dt.datetime] | None:
+        """From one GetItem: from the earliest to the latest instance of these
+        series (first, last and every modified occurrence, by start and
+        original start), a day of slack either side; None when a series has
+        no last occurrence (no end) or the answer lacks them."""
+
+        def read() -> list[Any]:
+            return list(
+                self._account.fetch(
+                    ids=[(m.id, None) for m in masters],
+                    folder=folder,  # validates the fields without a GetFolder
+                    only_fields=list(SPAN_FIELDS),
+                )
+            )
+
+        moments: list[dt.datetime] = []
+        for found in await self._call("GetItem", read):
+            if not isinstance(found, CalendarItem):
+                return None
+            first, last = found.first_occurrence, found.last_occurrence
+            if first is None or last is None:
+                return None
+            for occ in [first, last, *(found.modified_occurrences or [])]:
+                moments += [
+                    _utc(m) for m in (occ.start, occ.end, occ.original_start) if m
+                ]
+        if not moments:
+            return None
+        return min(moments) - _SLACK, max(moments) + _SLACK
 
     async def _view(
         self, folder: Calendar, start: dt.datetime, end: dt.datetime
@@ -303,7 +346,7 @@ class ExchangeProvider(ClosesOnExit):
         item = await self._fetch(id, ITEM_FIELDS)
         if item is None:
             return None
-        return (await self._events(folder, [item]))[0]
+        return (await self._events(folder, [item], narrow=True))[0]
 
     async def _fetch(self, id: str, fields: Iterable[str]) -> CalendarItem | None:
         def read() -> object:
