@@ -1,8 +1,6 @@
-"""The provider contract on Microsoft Graph, against the local Microsoft
-sandbox, for both presets: Office 365 (a work or school account, tenant
-``organizations``) and Outlook.com (a personal account, ``consumers``).
-Quirks: ``remotes.microsoft``; what only Graph has — paging, replays,
-token refresh, subscriptions — is in ``tests/microsoft``."""
+"""The provider contract on Microsoft Graph against the Microsoft sandbox,
+for Office 365 (tenant ``organizations``) and Outlook.com (``consumers``).
+Quirks: ``remotes.microsoft``; Graph-only behaviour is in ``tests/microsoft``."""
 
 from __future__ import annotations
 
@@ -17,18 +15,14 @@ from sandbox.microsoft import MicrosoftSandbox, start_microsoft_sandbox
 
 from .contract import ProviderContract
 
-# The provider's "now": its window (two days back) covers the contract's
-# events, which start on 6 January 2025.
+# The provider's "now": its window covers the contract's 2025 events.
 CLOCK = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="module")
 def graph() -> Iterator[MicrosoftSandbox]:
-    sandbox = start_microsoft_sandbox()
-    try:
+    with start_microsoft_sandbox() as sandbox:
         yield sandbox
-    finally:
-        sandbox.stop()
 
 
 @pytest.mark.parametrize("preset", [OFFICE365, OUTLOOK], ids=["office365", "outlook"])
@@ -43,6 +37,5 @@ class TestMicrosoftGraph(ProviderContract):
         )
         yield remote
         remote.close()
-        # Every fault injected was met: the provider made as many attempts
-        # as the remote planned for.
+        # Every injected fault was met (the provider's attempts as planned).
         assert graph.state.fault_injector.pending() == []
