@@ -36,11 +36,11 @@ from remotes import (
     Added,
     ConnectionFields,
     Quirks,
-    Remote,
     RequestHook,
     Stored,
 )
 from remotes import ical_text as ics
+from remotes.ical_remote import ICalendarRemote
 
 # Loopback is refused by the URL guard unless allow-listed, as in production.
 LOOPBACK = frozenset({"127.0.0.1"})
@@ -140,7 +140,7 @@ class _FaultGate:
         return call
 
 
-class CalDAVRemote(Remote):
+class CalDAVRemote(ICalendarRemote):
     def __init__(self, server: RunningServer, quirks: Quirks) -> None:
         super().__init__(quirks)
         self.server = server
@@ -170,76 +170,19 @@ class CalDAVRemote(Remote):
         etag = self.admin.put(f"{cal}{uid}.ics", text)
         return Added(davxml.normalize_href(f"{cal}{uid}.ics"), etag, uid)
 
+    def _uid(self, prefix: str) -> str:
+        return unique_name(prefix)
+
+    def _text(self, cal: str, id: str) -> str:
+        return self._get(id).text
+
+    def _write(self, cal: str, id: str, text: str) -> str | None:
+        return self.admin.put(self._url(id), text)
+
     def _get(self, id: str) -> httpx.Response:
         response = self.admin.client.get(self._url(id))
         assert response.status_code == 200, response.status_code
         return response
-
-    def _rewrite(self, id: str, change: Callable[[str], str]) -> str:
-        return self.admin.put(self._url(id), change(self._get(id).text))
-
-    def add(
-        self,
-        cal: str,
-        summary: str,
-        start: dt.datetime,
-        minutes: int = 60,
-        *,
-        transparent: bool = False,
-        declined_by: str | None = None,
-    ) -> Added:
-        uid = unique_name("ev")
-        text = ics.event(
-            uid,
-            summary,
-            start,
-            minutes,
-            transparent=transparent,
-            declined_by=declined_by,
-        )
-        return self._put(cal, uid, text)
-
-    def add_text(self, cal: str, uid: str, text: str) -> Added:
-        return self._put(cal, uid, text)
-
-    def add_all_day(self, cal: str, summary: str, first: dt.date, days: int) -> Added:
-        uid = unique_name("day")
-        return self._put(cal, uid, ics.all_day(uid, summary, first, days))
-
-    def add_series(
-        self, cal: str, summary: str, start: dt.datetime, minutes: int, rules: list[str]
-    ) -> Added:
-        uid = unique_name("series")
-        return self._put(cal, uid, ics.series(uid, summary, start, minutes, rules))
-
-    def move_instance(
-        self,
-        cal: str,
-        series_id: str,
-        original: dt.datetime,
-        start: dt.datetime,
-        end: dt.datetime,
-        summary: str | None = None,
-    ) -> None:
-        self._rewrite(
-            series_id,
-            lambda text: ics.with_moved_instance(text, original, start, end, summary),
-        )
-
-    def cancel_instance(self, cal: str, series_id: str, original: dt.datetime) -> None:
-        self._rewrite(series_id, lambda t: ics.with_cancelled_instance(t, original))
-
-    def edit(self, cal: str, id: str, summary: str) -> str | None:
-        return self._rewrite(id, lambda text: ics.renamed(text, summary))
-
-    def move(self, cal: str, id: str, start: dt.datetime, end: dt.datetime) -> None:
-        self._rewrite(id, lambda text: ics.moved(text, start, end))
-
-    def touch(self, cal: str, id: str) -> str | None:
-        return self._rewrite(id, ics.categorised)
-
-    def touched(self, cal: str, id: str) -> bool:
-        return ics.is_categorised(self._get(id).text)
 
     def delete(self, cal: str, id: str) -> None:
         self.admin.delete(self._url(id))

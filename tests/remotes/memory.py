@@ -20,11 +20,11 @@ from remotes import (
     Added,
     ConnectionFields,
     Quirks,
-    Remote,
     RequestHook,
     Stored,
 )
 from remotes import ical_text as ics
+from remotes.ical_remote import ICalendarRemote
 
 MEMORY = Quirks(
     key=KEY,
@@ -37,7 +37,7 @@ MEMORY = Quirks(
 _uids = itertools.count(1)
 
 
-class MemoryRemote(Remote):
+class MemoryRemote(ICalendarRemote):
     """A fresh server; ``seeded``: Family and Work, and a read-only list."""
 
     def __init__(self, *, seeded: bool = False) -> None:
@@ -64,72 +64,14 @@ class MemoryRemote(Remote):
     def _put(self, cal: str, uid: str, text: str) -> Added:
         return Added(uid, self.server.put(cal, uid, text), uid)
 
+    def _uid(self, prefix: str) -> str:
+        return f"{prefix}-{next(_uids)}"
+
     def _text(self, cal: str, id: str) -> str:
         return self.server.calendar(cal).events[id].raw
 
-    def add(
-        self,
-        cal: str,
-        summary: str,
-        start: dt.datetime,
-        minutes: int = 60,
-        *,
-        transparent: bool = False,
-        declined_by: str | None = None,
-    ) -> Added:
-        uid = f"ev-{next(_uids)}"
-        text = ics.event(
-            uid,
-            summary,
-            start,
-            minutes,
-            transparent=transparent,
-            declined_by=declined_by,
-        )
-        return self._put(cal, uid, text)
-
-    def add_text(self, cal: str, uid: str, text: str) -> Added:
-        return self._put(cal, uid, text)
-
-    def add_all_day(self, cal: str, summary: str, first: dt.date, days: int) -> Added:
-        uid = f"day-{next(_uids)}"
-        return self._put(cal, uid, ics.all_day(uid, summary, first, days))
-
-    def add_series(
-        self, cal: str, summary: str, start: dt.datetime, minutes: int, rules: list[str]
-    ) -> Added:
-        uid = f"series-{next(_uids)}"
-        return self._put(cal, uid, ics.series(uid, summary, start, minutes, rules))
-
-    def move_instance(
-        self,
-        cal: str,
-        series_id: str,
-        original: dt.datetime,
-        start: dt.datetime,
-        end: dt.datetime,
-        summary: str | None = None,
-    ) -> None:
-        text = ics.with_moved_instance(
-            self._text(cal, series_id), original, start, end, summary
-        )
-        self.server.put(cal, series_id, text)
-
-    def cancel_instance(self, cal: str, series_id: str, original: dt.datetime) -> None:
-        text = ics.with_cancelled_instance(self._text(cal, series_id), original)
-        self.server.put(cal, series_id, text)
-
-    def edit(self, cal: str, id: str, summary: str) -> str | None:
-        return self.server.put(cal, id, ics.renamed(self._text(cal, id), summary))
-
-    def move(self, cal: str, id: str, start: dt.datetime, end: dt.datetime) -> None:
-        self.server.put(cal, id, ics.moved(self._text(cal, id), start, end))
-
-    def touch(self, cal: str, id: str) -> str | None:
-        return self.server.put(cal, id, ics.categorised(self._text(cal, id)))
-
-    def touched(self, cal: str, id: str) -> bool:
-        return ics.is_categorised(self._text(cal, id))
+    def _write(self, cal: str, id: str, text: str) -> str | None:
+        return self.server.put(cal, id, text)
 
     def delete(self, cal: str, id: str) -> None:
         self.server.remove(cal, id)
