@@ -58,5 +58,4 @@ async def settle(delay: float = SETTLE_AFTER) -> None:
     """Lifespan task: tune now; once start-up is over, freeze what it built."""
     tune()
     await asyncio.sleep(delay)
-    await asyncio.to_thread(gc.collect)
-    settle_now()
+    await asyncio.to_thread(settle_now)  # the collection takes a moment

@@ -233,7 +233,7 @@ async def _run(
             # neither, so creates the echo does not mention are looked up.
             await checkpoint()
             echo = await pull_calendar(
-                url, snap, push_sub, provider, clock(), expect=pushed.created_ids
+                url, snap, push_sub, provider, clock(), expect=pushed.created
             )
             report.add_pull(echo)
             if not (echo.repushes or echo.appointments_changed):

@@ -91,8 +91,8 @@ class _Job:
 @dataclass
 class PushOutcome:
     pushed: int = 0
-    created: int = 0  # events new on the server (their echo must be consumed)
-    created_ids: list[str] = field(default_factory=list)  # their remote ids
+    # Remote ids of events new on the server (their echo must be consumed).
+    created: list[str] = field(default_factory=list)
     failed: int = 0
     errors: list[str] = field(default_factory=list)
     retry_after: float | None = None
@@ -150,8 +150,7 @@ async def push_due(
         await asyncio.to_thread(_finish, url, job, *result, clock())
         outcome.pushed += 1
         if result[0] is not None and result[0] != job.remote_id:
-            outcome.created += 1
-            outcome.created_ids.append(result[0])
+            outcome.created.append(result[0])
     return outcome
 
 
