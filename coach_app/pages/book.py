@@ -13,15 +13,6 @@ from coach_app.pages.book_state import BookState, DayView, SlotOption, TypeCard
 from coach_app.services.validation import timezone_names
 from coach_app.views.clock import DAYS
 
-_WEEKDAYS = (
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-)
 _DETECT = (
     "[Intl.DateTimeFormat().resolvedOptions().timeZone,"
     " Intl.DateTimeFormat(undefined, {hour: 'numeric'}).resolvedOptions().hourCycle]"

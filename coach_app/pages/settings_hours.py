@@ -12,6 +12,7 @@ from coach_app.db import session_scope
 from coach_app.services import schedule
 from coach_app.services.errors import UserError
 from coach_app.state import AuthState
+from coach_app.views.clock import DAYS
 
 
 class DayHours(BaseModel):
@@ -56,7 +57,7 @@ class HoursState(AuthState):
         with session_scope() as s:
             weekly = schedule.weekly(s, coach_id)
             self.week = [
-                DayHours(weekday=d, name=schedule.WEEKDAYS[d], periods=_fmt(weekly[d]))
+                DayHours(weekday=d, name=DAYS[d], periods=_fmt(weekly[d]))
                 for d in range(7)
             ]
             self.overrides = [

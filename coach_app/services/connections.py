@@ -17,13 +17,11 @@ from coach_app import changes
 from coach_app.db import session_scope
 from coach_app.models import (
     CalendarConnection,
-    CoachNotice,
     ExternalEvent,
     PushedEvent,
     PushOutbox,
     SubCalendar,
     SyncCursor,
-    utcnow,
 )
 from coach_app.services.errors import Forbidden, UserError
 from coach_app.sync.disconnect import Released, release
@@ -142,38 +140,6 @@ def forget(session: Session, coach_id: int, connection_id: int) -> None:
     session.delete(row)
     session.flush()
     changes.announce(session, coach_id)
-
-
-def notices(session: Session, coach_id: int, limit: int = 10) -> list[CoachNotice]:
-    return list(
-        session.exec(
-            select(CoachNotice)
-            .where(CoachNotice.coach_id == coach_id, CoachNotice.read_at.is_(None))  # type: ignore[union-attr]
-            .order_by(CoachNotice.id.desc())  # type: ignore[union-attr]
-            .limit(limit)
-        ).all()
-    )
-
-
-def dismiss_notice(session: Session, coach_id: int, notice_id: int) -> None:
-    """The coach read one notice; another coach's id changes nothing."""
-    session.exec(
-        sa.update(CoachNotice)
-        .where(
-            CoachNotice.id == notice_id,  # type: ignore[arg-type]
-            CoachNotice.coach_id == coach_id,  # type: ignore[arg-type]
-            CoachNotice.read_at.is_(None),  # type: ignore[union-attr]
-        )
-        .values(read_at=utcnow())
-    )
-
-
-def mark_notices_read(session: Session, coach_id: int) -> None:
-    session.exec(
-        sa.update(CoachNotice)
-        .where(CoachNotice.coach_id == coach_id, CoachNotice.read_at.is_(None))  # type: ignore[union-attr]
-        .values(read_at=utcnow())
-    )
 
 
 async def disconnect(

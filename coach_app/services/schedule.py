@@ -14,15 +14,6 @@ from coach_app.models import WorkingHours as HoursRow
 from coach_app.services.errors import UserError
 
 DEFAULT_WEEK = {d: [(9 * 60, 17 * 60)] for d in range(5)}
-WEEKDAYS = (
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-)
 
 
 def _minute_to_time(minute: int) -> dt.time:

@@ -8,7 +8,7 @@ import pytest
 
 from coach_app.db import session_scope
 from coach_app.models import CalendarConnection, CoachNotice, ExternalEvent, SubCalendar
-from coach_app.services import auth, connections
+from coach_app.services import auth, connections, notices
 from coach_app.services.errors import Forbidden
 
 T = dt.datetime(2030, 1, 7, 9, 0, tzinfo=dt.UTC)
@@ -63,10 +63,10 @@ def test_a_dismissed_notice_is_gone_and_another_coachs_notice_cannot_be_dismisse
         s.flush()
         ids = (mine.id, theirs.id)
     with session_scope(sqlite_url) as s:
-        connections.dismiss_notice(s, coach_id, ids[0])  # type: ignore[arg-type]
-        connections.dismiss_notice(s, coach_id, ids[1])  # type: ignore[arg-type]
+        notices.dismiss(s, coach_id, ids[0])  # type: ignore[arg-type]
+        notices.dismiss(s, coach_id, ids[1])  # type: ignore[arg-type]
     with session_scope(sqlite_url) as s:
-        assert [n.message for n in connections.notices(s, coach_id)] == []
-        assert [n.message for n in connections.notices(s, other.id)] == ["theirs"]  # type: ignore[arg-type]
+        assert [n.message for n in notices.unread(s, coach_id)] == []
+        assert [n.message for n in notices.unread(s, other.id)] == ["theirs"]  # type: ignore[arg-type]
         with pytest.raises(Forbidden):
             connections.owned(s, other.id, conn_id)  # type: ignore[arg-type]

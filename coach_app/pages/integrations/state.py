@@ -21,6 +21,7 @@ from coach_app.calendars.registry import service_label
 from coach_app.db import session_scope
 from coach_app.models import Coach
 from coach_app.services import connections
+from coach_app.services import notices as notice_service
 from coach_app.services.errors import UserError
 from coach_app.state import AuthState
 
@@ -112,7 +113,7 @@ class IntegrationsState(AuthState):
             self.connections_list = views
             self.notices = [
                 NoticeView(id=n.id, message=n.message)  # type: ignore[arg-type]
-                for n in connections.notices(s, coach_id)
+                for n in notice_service.unread(s, coach_id)
             ]
 
     def _card_error(self, connection_id: int, message: str) -> None:
@@ -268,7 +269,7 @@ class IntegrationsState(AuthState):
         if coach_id is None:
             return
         with session_scope() as s:
-            connections.dismiss_notice(s, coach_id, int(notice_id))
+            notice_service.dismiss(s, coach_id, int(notice_id))
         self._reload(coach_id)
 
     def _reload_if_logged_in(self) -> None:
