@@ -13,12 +13,12 @@ from coach_app.calendars.registry import service_label
 from coach_app.models import (
     Appointment,
     AppointmentType,
-    CalendarConnection,
     Client,
     Coach,
     SubCalendar,
     utcnow,
 )
+from coach_app.services import connections
 from coach_app.services.errors import NotLoggedIn
 
 
@@ -94,20 +94,8 @@ def _calendars(subs: list[SubCalendar]) -> str:
 
 def health(session: Session, coach_id: int) -> list[Health]:
     zone = ZoneInfo(_coach(session, coach_id).timezone)
-    rows = session.exec(
-        select(CalendarConnection)
-        .where(CalendarConnection.coach_id == coach_id)
-        .order_by(CalendarConnection.id)
-    ).all()
     out = []
-    for row in rows:
-        subs = list(
-            session.exec(
-                select(SubCalendar)
-                .where(SubCalendar.connection_id == row.id)
-                .order_by(SubCalendar.name)
-            ).all()
-        )
+    for row, subs in connections.list_connections(session, coach_id):
         out.append(
             Health(
                 id=row.id,  # type: ignore[arg-type]
