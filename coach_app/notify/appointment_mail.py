@@ -29,6 +29,21 @@ def _parts(session: Session, appointment: Appointment) -> tuple[Client, str]:
     return client, appt_type.name if appt_type else "Appointment"
 
 
+def _for_coach(
+    coach: Coach, client: Client, type_name: str, appointment: Appointment
+) -> dict:
+    """What every email to the coach about an appointment names."""
+    return {
+        "start": appointment.start,
+        "end": appointment.end,
+        "type_name": type_name,
+        "coach_name": coach.display_name,
+        "coach_tz": coach.timezone,
+        "client_name": client.name,
+        "client_email": client.email,
+    }
+
+
 def _common(
     coach: Coach,
     client: Client,
@@ -100,13 +115,7 @@ def booked(
             appointment,
             "coach-new",
             messages.new_booking_to_coach(
-                start=appointment.start,
-                end=appointment.end,
-                type_name=appt_type.name,
-                coach_name=coach.display_name,
-                coach_tz=coach.timezone,
-                client_name=client.name,
-                client_email=client.email,
+                **_for_coach(coach, client, appt_type.name, appointment),
                 note=appointment.note,
             ),
         )
@@ -143,13 +152,7 @@ def rescheduled(
             messages.client_rescheduled_to_coach(
                 old_start=old_start,
                 old_end=old_end,
-                start=appointment.start,
-                end=appointment.end,
-                type_name=type_name,
-                coach_name=coach.display_name,
-                coach_tz=coach.timezone,
-                client_name=client.name,
-                client_email=client.email,
+                **_for_coach(coach, client, type_name, appointment),
             ),
         )
 
@@ -179,12 +182,6 @@ def cancelled(
             appointment,
             "coach-cancelled",
             messages.client_cancelled_to_coach(
-                start=appointment.start,
-                end=appointment.end,
-                type_name=type_name,
-                coach_name=coach.display_name,
-                coach_tz=coach.timezone,
-                client_name=client.name,
-                client_email=client.email,
+                **_for_coach(coach, client, type_name, appointment),
             ),
         )
