@@ -199,6 +199,8 @@ async def _gone(
 ) -> tuple[str, ...]:
     """Those of ``expect`` the listing does not mention and a lookup does
     not find."""
+    if not expect:
+        return ()
     mentioned = {event.id for event in changes.changed} | set(changes.deleted)
     return tuple(
         [
