@@ -57,6 +57,11 @@ class WebhookReceiver:
                 except ValueError:
                     body = raw
                 call = Call(parts.path, query, dict(self.headers.items()), body)
+                # Recorded before answering: whoever waits for the answer (the
+                # sandbox's handshake, so the test) then finds the call here.
+                with receiver._changed:
+                    receiver.calls.append(call)
+                    receiver._changed.notify_all()
                 if receiver.mode == "slow":
                     time.sleep(receiver.delay)
                 status, content_type, text = receiver.answer(call, parts.query)
@@ -66,9 +71,6 @@ class WebhookReceiver:
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
-                with receiver._changed:
-                    receiver.calls.append(call)
-                    receiver._changed.notify_all()
 
             def log_message(self, *args: Any) -> None:
                 pass
